@@ -1,0 +1,49 @@
+"""The table of every metric source: its name, whether it is on by default, how to build it.
+
+`--collect.<name>` / `--no-collect.<name>` flags and the YAML `collectors:` keys come from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from galera_exporter.collectors.base import Source
+from galera_exporter.collectors.grastate import GrastateSource
+from galera_exporter.collectors.wsrep import WsrepSource
+from galera_exporter.config import Config
+from galera_exporter.db import StatusReader
+
+
+@dataclass(frozen=True)
+class CollectorSpec:
+    name: str
+    enabled_by_default: bool
+    help: str
+    build: Callable[[Config], Source]
+
+
+COLLECTORS: tuple[CollectorSpec, ...] = (
+    CollectorSpec(
+        "wsrep",
+        True,
+        "SHOW GLOBAL STATUS LIKE 'wsrep%' and a few wsrep variables",
+        lambda config: WsrepSource(StatusReader(config.target, config.mysql.timeout_seconds)),
+    ),
+    CollectorSpec(
+        "grastate",
+        True,
+        "grastate.dat and gvwstate.dat in the datadir",
+        lambda config: GrastateSource(config.galera.datadir),
+    ),
+)
+
+COLLECTOR_NAMES = tuple(spec.name for spec in COLLECTORS)
+
+
+def enabled(config: Config) -> list[CollectorSpec]:
+    return [spec for spec in COLLECTORS if config.collectors.get(spec.name, spec.enabled_by_default)]
+
+
+def build_sources(config: Config) -> list[Source]:
+    return [spec.build(config) for spec in enabled(config)]
