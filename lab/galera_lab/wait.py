@@ -1,0 +1,48 @@
+"""Waiting on conditions with deadlines, saying what was waited for and how long it took."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class WaitTimeout(AssertionError):
+    """A condition did not come true before its deadline (an AssertionError so pytest shows it)."""
+
+
+def wait_for(
+    what: str,
+    probe: Callable[[], T | None],
+    timeout: float,
+    interval: float = 0.1,
+    quiet: bool = False,
+    fatal: tuple[type[BaseException], ...] = (),
+) -> T:
+    """Poll `probe` until it returns a truthy value; return that value.
+
+    Exceptions of the `fatal` types end the wait at once. Raises WaitTimeout naming `what`, the time waited and the last value/exception seen.
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+    last: object = None
+    while True:
+        try:
+            value = probe()
+        except fatal:
+            raise
+        except Exception as err:  # noqa: BLE001 - a probe may fail until the condition holds
+            value = None
+            last = f"{type(err).__name__}: {err}"
+        else:
+            last = value
+        if value:
+            if not quiet:
+                print(f"[wait] {what}: {time.monotonic() - started:.2f}s", file=sys.stderr)
+            return value
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(f"timed out after {timeout:.1f}s waiting for {what}; last: {last!r}")
+        time.sleep(interval)
