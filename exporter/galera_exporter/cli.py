@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from galera_exporter import __version__, config
-from galera_exporter.collectors import COLLECTORS, COLLECTOR_NAMES, build_sources
+from galera_exporter.collectors import COLLECTOR_NAMES, COLLECTORS, build_sources
 from galera_exporter.exporter import Exporter
 from galera_exporter.web import MetricsApp, make_http_server
 
@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
         "variables, never from a flag.",
     )
     parser.add_argument("--version", action="version", version=f"galera-exporter {__version__}")
-    parser.add_argument("--config.file", dest="config_file", default=None, help="YAML configuration file")
+    parser.add_argument(
+        "--config.file", dest="config_file", default=None, help="YAML configuration file"
+    )
     parser.add_argument(
         "--check-config",
         action="store_true",
@@ -40,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
             dest=f"collect.{spec.name}",
             action=argparse.BooleanOptionalAction,
             default=None,
-            help=f"{spec.help} (default: {'on' if spec.enabled_by_default else 'off'})".replace("%", "%%"),
+            help=f"{spec.help} (default: {'on' if spec.enabled_by_default else 'off'})".replace(
+                "%", "%%"
+            ),
         )
     return parser
 

@@ -24,7 +24,7 @@ DEFAULT_PORT = 9878
 DEFAULT_READY_PATTERN = r"SMTP Service started"
 
 
-def setting(default: Any, flag: str, help: str) -> Any:  # noqa: A002 - mirrors argparse
+def setting(default: Any, flag: str, help: str) -> Any:
     """A dataclass field that is also a command-line flag and a YAML key."""
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata={"flag": flag, "help": help})
@@ -89,7 +89,7 @@ class BackendConfig:
     log_file: str = setting(
         "/var/log/djigzo.log", "--backend.log-file", "back-end application log to follow"
     )
-    ready_patterns: list[str] = setting(
+    ready_patterns: list[str] = setting(  # noqa: RUF009 - setting() builds a field()
         [DEFAULT_READY_PATTERN],
         "--backend.ready-pattern",
         "regular expression of the back-end's readiness line (repeatable)",
@@ -164,7 +164,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
             flag = f.metadata["flag"]
             dest = f"{section_name}.{f.name}"
             default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
-            help_text = f"{f.metadata['help']} (default: {default!r}; YAML {dest})".replace("%", "%%")
+            help_text = f"{f.metadata['help']} (default: {default!r}; YAML {dest})".replace(
+                "%", "%%"
+            )
             if hints[f.name] == list[str]:
                 parser.add_argument(flag, dest=dest, action="append", default=None, help=help_text)
             else:
@@ -191,7 +193,9 @@ def _convert(value: Any, target: Any, where: str, problems: list[str]) -> Any:
         if all(isinstance(i, str) for i in items) and items:
             return list(items)
         problems.append(f"{where}: expected a non-empty list of strings")
-    elif target is bool or (origin in (typing.Union, types.UnionType) and bool in typing.get_args(target)):
+    elif target is bool or (
+        origin in (typing.Union, types.UnionType) and bool in typing.get_args(target)
+    ):
         if isinstance(value, bool):
             return value
         problems.append(f"{where}: expected true or false, got {value!r}")
@@ -339,7 +343,9 @@ def _validate(config: Config, problems: list[str]) -> None:
         try:
             re.compile(pattern)
         except re.error as err:
-            problems.append(f"backend.ready_patterns: invalid regular expression {pattern!r}: {err}")
+            problems.append(
+                f"backend.ready_patterns: invalid regular expression {pattern!r}: {err}"
+            )
 
 
 def load(
@@ -377,7 +383,8 @@ def load(
     for name, enabled in file_collectors.items():
         if name not in collector_names:
             problems.append(
-                f"{label}: collectors.{name}: unknown collector (known: {', '.join(collector_names)})"
+                f"{label}: collectors.{name}: unknown collector "
+                f"(known: {', '.join(collector_names)})"
             )
         elif not isinstance(enabled, bool):
             problems.append(f"{label}: collectors.{name}: expected true or false")

@@ -1,4 +1,4 @@
-"""The one MySQL connection an exporter keeps: status and variables as plain dicts, with timeouts."""
+"""The one MySQL connection an exporter keeps: status and variables as dicts, with timeouts."""
 
 from __future__ import annotations
 
@@ -104,8 +104,8 @@ class StatusReader:
             conn = self._conn
             # pymysql applies _read_timeout/_write_timeout on every socket operation; setting
             # them per scrape lets a short X-Prometheus-Scrape-Timeout-Seconds bound this query.
-            conn._read_timeout = remaining  # noqa: SLF001
-            conn._write_timeout = remaining  # noqa: SLF001
+            conn._read_timeout = remaining
+            conn._write_timeout = remaining
             try:
                 with conn.cursor() as cursor:
                     self.queries += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -20,7 +21,9 @@ LOCAL_STATES = ("Initialized", "Joining", "Donor/Desynced", "Joined", "Synced", 
 # EVS protocol states of gcomm (evs_proto.hpp); OPERATIONAL is the only healthy one.
 EVS_STATES = ("CLOSED", "JOINING", "LEAVING", "GATHER", "INSTALL", "OPERATIONAL", "Other")
 
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 
 
@@ -37,7 +40,7 @@ def parse_number(raw: str) -> float | None:
         value = float(text)
     except ValueError:
         return None
-    if value != value or value in (float("inf"), float("-inf")):  # NaN / inf are not facts
+    if not math.isfinite(value):  # NaN / inf are not facts
         return None
     return value
 

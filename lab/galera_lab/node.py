@@ -20,7 +20,9 @@ import pymysql
 
 from galera_lab.wait import wait_for
 
-MARIADBD = shutil.which("mariadbd", path="/usr/sbin:/usr/bin:" + os.environ.get("PATH", "")) or "mariadbd"
+MARIADBD = (
+    shutil.which("mariadbd", path="/usr/sbin:/usr/bin:" + os.environ.get("PATH", "")) or "mariadbd"
+)
 GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"
 RECOVERED_RE = re.compile(r"WSREP: Recovered position:\s+([0-9a-f-]{36}):(-?\d+)")
 
@@ -251,7 +253,11 @@ sst-log-archive-dir = {self.dir / "sst_log_archive"}
         if pid is None:
             return
         os.kill(pid, signal.SIGTERM)
-        wait_for(f"{self.name} (pid {pid}) to exit after SIGTERM", lambda: not process_alive(pid), timeout)
+        wait_for(
+            f"{self.name} (pid {pid}) to exit after SIGTERM",
+            lambda: not process_alive(pid),
+            timeout,
+        )
 
     def kill(self, timeout: float = 30.0) -> None:
         """kill -9, then wait until the process is really gone (not even a zombie)."""
@@ -259,7 +265,9 @@ sst-log-archive-dir = {self.dir / "sst_log_archive"}
         if pid is None:
             return
         os.kill(pid, signal.SIGKILL)
-        wait_for(f"{self.name} (pid {pid}) gone after SIGKILL", lambda: not process_alive(pid), timeout)
+        wait_for(
+            f"{self.name} (pid {pid}) gone after SIGKILL", lambda: not process_alive(pid), timeout
+        )
 
     def freeze(self) -> None:
         pid = self.pid
@@ -272,7 +280,9 @@ sst-log-archive-dir = {self.dir / "sst_log_archive"}
             os.kill(pid, signal.SIGCONT)
 
     # ---------------------------------------------------------------- SQL
-    def connect(self, timeout: float = 5.0) -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
+    def connect(
+        self, timeout: float = 5.0
+    ) -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
         """As root over the node's socket (unix_socket authentication, we run as OS root)."""
         return pymysql.connect(
             unix_socket=str(self.socket),
@@ -312,11 +322,17 @@ sst-log-archive-dir = {self.dir / "sst_log_archive"}
 
         def probe() -> bool:
             if pid is not None and not process_alive(pid):
-                tail = self.error_log.read_text(errors="replace")[-3000:] if self.error_log.exists() else ""
+                tail = (
+                    self.error_log.read_text(errors="replace")[-3000:]
+                    if self.error_log.exists()
+                    else ""
+                )
                 raise NodeError(f"{self.name} exited while starting; error log tail:\n{tail}")
             return self.synced()
 
-        wait_for(f"{self.name} Synced and Primary", probe, timeout, interval=0.2, fatal=(NodeError,))
+        wait_for(
+            f"{self.name} Synced and Primary", probe, timeout, interval=0.2, fatal=(NodeError,)
+        )
 
     def wait_answering(self, timeout: float = 60.0) -> None:
         """mysqld accepts connections (any wsrep state)."""

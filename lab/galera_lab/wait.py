@@ -10,7 +10,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-class WaitTimeout(AssertionError):
+class WaitTimeoutError(AssertionError):
     """A condition did not come true before its deadline (an AssertionError so pytest shows it)."""
 
 
@@ -21,13 +21,18 @@ def wait_for(
     interval: float = 0.1,
     quiet: bool = False,
     fatal: tuple[type[BaseException], ...] = (),
+    progress: Callable[[float], str | None] | None = None,
+    progress_every: float = 3.0,
 ) -> T:
     """Poll `probe` until it returns a truthy value; return that value.
 
-    Exceptions of the `fatal` types end the wait at once. Raises WaitTimeout naming `what`, the time waited and the last value/exception seen.
+    Exceptions of the `fatal` types end the wait at once. Raises WaitTimeout naming `what`, the
+    time waited and the last value/exception seen. `progress(elapsed)` is asked every
+    `progress_every` seconds for a line to print, so long waits (an SST) show what is going on.
     """
     started = time.monotonic()
     deadline = started + timeout
+    next_progress = started + progress_every
     last: object = None
     while True:
         try:
@@ -44,5 +49,10 @@ def wait_for(
                 print(f"[wait] {what}: {time.monotonic() - started:.2f}s", file=sys.stderr)
             return value
         if time.monotonic() >= deadline:
-            raise WaitTimeout(f"timed out after {timeout:.1f}s waiting for {what}; last: {last!r}")
+            raise WaitTimeoutError(f"timed out after {timeout:.1f}s waiting for {what}; last: {last!r}")
+        if progress is not None and time.monotonic() >= next_progress:
+            next_progress = time.monotonic() + progress_every
+            line = progress(time.monotonic() - started)
+            if line:
+                print(f"  ... {line}", file=sys.stderr, flush=True)
         time.sleep(interval)

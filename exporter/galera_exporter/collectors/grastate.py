@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 MAX_STATE_FILE_BYTES = 64 * 1024
 
 
-class StateFileUnreadable(Exception):
+class StateFileUnreadableError(Exception):
     pass
 
 
@@ -33,7 +33,7 @@ def read_state_file(path: Path) -> tuple[bytes, float] | None:
     except FileNotFoundError:
         return None
     except OSError as err:
-        raise StateFileUnreadable(f"{path}: {err.strerror or type(err).__name__}") from None
+        raise StateFileUnreadableError(f"{path}: {err.strerror or type(err).__name__}") from None
 
 
 def _gauge(name: str, doc: str, value: float) -> Metric:
@@ -71,7 +71,7 @@ def grastate_metrics(path: Path, problems: list[str]) -> Iterable[Metric]:
     mtime: float | None = None
     try:
         read = read_state_file(path)
-    except StateFileUnreadable as err:
+    except StateFileUnreadableError as err:
         problems.append(str(err))
         read = None
     if read is not None:
@@ -120,7 +120,7 @@ def gvwstate_metrics(path: Path, problems: list[str]) -> Iterable[Metric]:
     present = 0
     try:
         read = read_state_file(path)
-    except StateFileUnreadable as err:
+    except StateFileUnreadableError as err:
         problems.append(str(err))
         read = None
     if read is not None:
@@ -141,10 +141,14 @@ def gvwstate_metrics(path: Path, problems: list[str]) -> Iterable[Metric]:
     if view is None:
         return
     yield _gauge(
-        "galera_gvwstate_members", f"Members of the saved primary view in {path.name}", len(view.members)
+        "galera_gvwstate_members",
+        f"Members of the saved primary view in {path.name}",
+        len(view.members),
     )
     info = GaugeMetricFamily(
-        "galera_gvwstate_info", f"my_uuid and view_id from {path.name}", labels=["my_uuid", "view_id"]
+        "galera_gvwstate_info",
+        f"my_uuid and view_id from {path.name}",
+        labels=["my_uuid", "view_id"],
     )
     info.add_metric([view.my_uuid, view.view_id], 1)
     yield info

@@ -83,8 +83,15 @@ def _state_set(name: str, doc: str, label: str, states: Iterable[str], current: 
 
 def status_metrics(state: ServerState) -> Iterable[Metric]:
     """Pure: every metric derived from one status/variables snapshot (golden-tested)."""
-    status, variables = state.status, state.variables
+    yield from _numeric(state.status)
+    yield from _states(state.status)
+    yield from _identity(state.status, state.variables)
+    yield from _membership(state.status)
+    yield from _variables(state.variables)
 
+
+def _numeric(status: dict[str, str]) -> Iterable[Metric]:
+    """The table-driven numeric variables, plus conf_id with its special value."""
     for row in NUMERIC:
         raw = status.get(row.variable)
         if raw is None:
@@ -94,7 +101,9 @@ def status_metrics(state: ServerState) -> Iterable[Metric]:
             continue
         doc = f"{row.variable} from {SRC}: {row.meaning}"
         if row.kind == "counter":
-            yield CounterMetricFamily(row.metric.removesuffix("_total"), doc, value=value * row.scale)
+            yield CounterMetricFamily(
+                row.metric.removesuffix("_total"), doc, value=value * row.scale
+            )
         else:
             yield GaugeMetricFamily(row.metric, doc, value=value * row.scale)
 
@@ -108,6 +117,9 @@ def status_metrics(state: ServerState) -> Iterable[Metric]:
                 value=conf_id,
             )
 
+
+def _states(status: dict[str, str]) -> Iterable[Metric]:
+    """Text states as state sets."""
     if "wsrep_cluster_status" in status:
         yield _state_set(
             "galera_cluster_status",
@@ -133,6 +145,9 @@ def status_metrics(state: ServerState) -> Iterable[Metric]:
             parse.evs_state(status["wsrep_evs_state"]),
         )
 
+
+def _identity(status: dict[str, str], variables: dict[str, str]) -> Iterable[Metric]:
+    """uuids, names and versions in one info metric."""
     info = GaugeMetricFamily(
         "galera_status_info",
         f"Text facts from {SRC} and {VARS}: state uuids, gcomm uuid, versions, names",
@@ -162,6 +177,9 @@ def status_metrics(state: ServerState) -> Iterable[Metric]:
     )
     yield info
 
+
+def _membership(status: dict[str, str]) -> Iterable[Metric]:
+    """Component membership and group-communication health."""
     if "wsrep_incoming_addresses" in status:
         members = parse.parse_address_list(status["wsrep_incoming_addresses"])
         component = GaugeMetricFamily(
@@ -205,6 +223,9 @@ def status_metrics(state: ServerState) -> Iterable[Metric]:
                 value=len(parse.parse_address_list(status[variable])),
             )
 
+
+def _variables(variables: dict[str, str]) -> Iterable[Metric]:
+    """Facts from SHOW GLOBAL VARIABLES."""
     if "wsrep_desync" in variables:
         desync = parse.parse_bool(variables["wsrep_desync"])
         if desync is not None:
