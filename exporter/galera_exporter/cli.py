@@ -10,10 +10,10 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from galera_exporter import __version__, config
+from galera_exporter import __version__, config, webconfig
 from galera_exporter.collectors import COLLECTOR_NAMES, COLLECTORS, build_sources
 from galera_exporter.exporter import Exporter
-from galera_exporter.web import MetricsApp, make_http_server
+from galera_exporter.web import ExporterHTTPServer, MetricsApp, make_http_server
 
 log = logging.getLogger("galera_exporter")
 
@@ -58,40 +58,101 @@ def setup_logging(level: str) -> None:
     )
 
 
+def load_all(args: argparse.Namespace) -> tuple[config.Config, webconfig.WebSettings]:
+    """The configuration and the web config it names; ConfigError lists every problem."""
+    cfg = config.load(args, COLLECTOR_NAMES)
+    try:
+        web = webconfig.load(cfg.web.config_file)
+    except webconfig.WebConfigError as err:
+        raise config.ConfigError(err.problems) from None
+    return cfg, web
+
+
+class Reloader:
+    """Re-reads --config.file and the web config; on any error keeps the running config."""
+
+    def __init__(self, args: argparse.Namespace, cfg: config.Config, exporter: Exporter) -> None:
+        self._args = args
+        self._cfg = cfg
+        self._exporter = exporter
+        self._lock = threading.Lock()
+        self.app: MetricsApp | None = None
+        self.server: ExporterHTTPServer | None = None
+
+    def __call__(self) -> list[str]:
+        with self._lock:
+            try:
+                cfg, web = load_all(self._args)
+            except config.ConfigError as err:
+                for problem in err.problems:
+                    log.error("reload failed, keeping the running configuration: %s", problem)
+                if self.app is not None:
+                    self.app.reload_status.record(ok=False)
+                return err.problems
+            if cfg.web.listen_address != self._cfg.web.listen_address:
+                log.warning(
+                    "web.listen_address changed to %s: takes effect after a restart",
+                    cfg.web.listen_address,
+                )
+            setup_logging(cfg.log.level)
+            self._exporter.replace_sources(build_sources(cfg))
+            if self.app is not None:
+                self.app.update(cfg.web.telemetry_path, cfg.mysql.timeout_seconds, web)
+                self.app.reload_status.record(ok=True)
+            if self.server is not None:
+                self.server.ssl_context = web.ssl_context
+            self._cfg = cfg
+            log.info("configuration reloaded from %s (%s)", cfg.source, describe_web(web))
+            return []
+
+
+def describe_web(web: webconfig.WebSettings) -> str:
+    users = len(web.auth.users) if web.auth else 0
+    return f"TLS {'on' if web.tls else 'off'}, basic auth users: {users}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        cfg = config.load(args, COLLECTOR_NAMES)
+        cfg, web = load_all(args)
     except config.ConfigError as err:
         for problem in err.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
     if args.check_config:
-        print(f"configuration OK ({cfg.source})")
+        print(f"configuration OK ({cfg.source}; {describe_web(web)})")
         return 0
     setup_logging(cfg.log.level)
 
     exporter = Exporter(build_sources(cfg))
-    app = MetricsApp(exporter, cfg.web.telemetry_path, cfg.mysql.timeout_seconds)
+    reloader = Reloader(args, cfg, exporter)
+    app = MetricsApp(exporter, cfg.web.telemetry_path, cfg.mysql.timeout_seconds, web, reloader)
     try:
-        server = make_http_server(app, cfg.web.listen_address)
+        server = make_http_server(app, cfg.web.listen_address, web.ssl_context)
     except OSError as err:
         log.error("cannot listen on %s: %s", cfg.web.listen_address, err.strerror)
         exporter.close()
         return 1
-    stop = threading.Event()
+    reloader.app, reloader.server = app, server
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         del frame
         log.info("received %s, shutting down", signal.Signals(signum).name)
-        stop.set()
         threading.Thread(target=server.shutdown, daemon=True).start()
+
+    def on_hup(signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        log.info("received SIGHUP, reloading the configuration")
+        # Not in the handler itself: closing the old sources may wait for a running scrape.
+        threading.Thread(target=reloader, name="reload", daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_hup)
     log.info(
-        "listening on %s (metrics at %s), collectors: %s",
+        "listening on %s (%s, metrics at %s), collectors: %s",
         cfg.web.listen_address,
+        describe_web(web),
         cfg.web.telemetry_path,
         ", ".join(s.name for s in exporter.sources),
     )
