@@ -24,6 +24,10 @@ MARIADBD = (
     shutil.which("mariadbd", path="/usr/sbin:/usr/bin:" + os.environ.get("PATH", "")) or "mariadbd"
 )
 GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"
+# Popen objects of the mariadbd processes this Python process started, so that stop/kill can
+# reap them at once (an unreaped child lingers as a zombie) and none is garbage-collected
+# while still running. Processes started by another invocation are handled by pid alone.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 RECOVERED_RE = re.compile(r"WSREP: Recovered position:\s+([0-9a-f-]{36}):(-?\d+)")
 
 
@@ -49,6 +53,10 @@ class NodeError(RuntimeError):
 
 def process_alive(pid: int) -> bool:
     """True if pid runs and is not a zombie (a SIGKILLed child of PID 1 lingers as Z)."""
+    child = _CHILDREN.get(pid)
+    if child is not None and child.poll() is not None:
+        del _CHILDREN[pid]
+        return False
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
@@ -207,6 +215,7 @@ sst-log-archive-dir = {self.dir / "sst_log_archive"}
                 start_new_session=True,
                 close_fds=True,
             )
+        _CHILDREN[proc.pid] = proc
         self.pid_file.write_text(f"{proc.pid}\n")
         return proc.pid
 
