@@ -220,7 +220,7 @@ sst-log-archive-dir = {self.dir / "sst_log_archive"}
         return proc.pid
 
     def recover_position(self) -> str | None:
-        """`mariadbd --wsrep-recover`: the committed position '<uuid>:<seqno>' (grastate untouched)."""
+        """`mariadbd --wsrep-recover`: the committed '<uuid>:<seqno>' (grastate untouched)."""
         self.write_config()
         log_file = self.dir / "wsrep-recover.log"
         result = subprocess.run(
