@@ -94,12 +94,33 @@ class BackendConfig:
         "--backend.ready-pattern",
         "regular expression of the back-end's readiness line (repeatable)",
     )
+    # James writes this at INFO while configuring its SMTP service, i.e. on every start and
+    # before "SMTP Service started"; see docs/logs.md for why it is the default reset.
+    reset_patterns: list[str] = setting(  # noqa: RUF009 - setting() builds a field()
+        [r"SMTP Service handler hello name is"],
+        "--backend.reset-pattern",
+        "regular expression of a start or stop line that makes the back-end not ready until "
+        "the next ready line (repeatable)",
+    )
+    # A float because the loader converts numbers to float; 64 MiB. Read backwards, so the
+    # usual cost is the few kilobytes back to the last marker, not the whole bound.
+    backlog_bytes: float = setting(
+        67108864.0,
+        "--backend.backlog-bytes",
+        "at start-up, read at most this many bytes back from the log's end to recover readiness",
+    )
 
 
 @dataclass(frozen=True)
 class MysqldLogConfig:
     error_log_file: str = setting(
         "", "--mysqld.error-log-file", "mysqld error log; empty: the server's log_error"
+    )
+    error_log_backlog_bytes: float = setting(
+        67108864.0,
+        "--mysqld.error-log-backlog-bytes",
+        "at start-up, read at most this many bytes back from the error log's end to find the "
+        "last 'Recovered position' line",
     )
 
 

@@ -1,0 +1,488 @@
+"""Follows one log file like `tail -F`, event-driven, and hands complete lines to a consumer.
+
+Read-only: the file is opened O_RDONLY and never written, locked or truncated.
+
+How a change is noticed: watchdog (inotify on Linux) watches the file's directory, and each
+event for the file's name, or for the name a rotation moved it to, wakes the follower's
+thread. If inotify cannot be used (no support, limits reached, the directory is missing) the
+thread wakes every `poll_interval` instead; with inotify it still looks every
+`safety_interval` so that a lost event or a directory replaced under us heals by itself.
+Either way a wake-up costs a stat() and an fstat() when nothing changed, so idle CPU stays ~0.
+
+What survives:
+- rename + create (logrotate `create`): the old file is kept open and drained; the follower
+  switches to the new file once the writer has started writing there (a new, still empty file
+  does not end the old one: an application that has not reopened its log, like a Java app
+  without a reopen signal, goes on writing to the renamed file and we go on reading it).
+- copytruncate and plain truncation: noticed by the size dropping below our offset or the
+  bytes just before our offset changing; the tail we had not read yet is taken from the
+  rotated copy when one of the file's siblings carries the same bytes (logrotate's copy).
+- deletion and re-creation, the file not existing yet, permission denied: retried on every
+  wake-up; `status()` says what is wrong meanwhile.
+- partial lines: only text up to the last newline is handed over; the rest waits.
+- very long lines: at most `max_line_bytes` of a line are kept; the rest is skipped.
+- bytes that are not UTF-8: nothing is decoded here.
+
+At start-up the consumer recovers its state from the file's end, read backwards in blocks,
+at most `backlog_bytes`, stopping as soon as the consumer says it has what it needs.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+log = logging.getLogger(__name__)
+
+READ_SIZE = 1 << 20
+BACKLOG_BLOCK = 64 * 1024
+# Bytes remembered just before our offset; if they change, the file was rewritten under us.
+FINGERPRINT_BYTES = 64
+
+
+class LineConsumer(Protocol):
+    """Receives text from a follower, always on the follower's thread."""
+
+    def recover(self, block: bytes) -> bool:
+        """Complete lines from before start-up, latest block first; True when satisfied."""
+        ...
+
+    def feed(self, block: bytes) -> None:
+        """New complete lines (each ending in b"\\n"), in file order."""
+        ...
+
+
+@dataclass(frozen=True)
+class FollowStatus:
+    """What the follower knows about its file, for the metrics."""
+
+    present: bool  # a file exists at the path
+    following: bool  # a file (maybe a rotated one) is open and being read
+    error: str  # why the file cannot be read, "" if it can
+    rotations: int  # times the followed file was replaced or truncated
+    truncated_lines: int  # lines longer than max_line_bytes, cut
+    inotify: bool  # woken by inotify (else by polling)
+
+
+_IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+class _Wakeup(FileSystemEventHandler):
+    """watchdog event handler: wakes the follower for events on the names it cares about."""
+
+    def __init__(self, follower: LogFollower) -> None:
+        super().__init__()
+        self._follower = follower
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        # Called on watchdog's thread: decide quickly, do no I/O. Opens and read-only closes
+        # are ignored: our own reads cause them, and waking for them would be a busy loop.
+        if event.event_type in _IGNORED_EVENTS:
+            return
+        names = self._follower.watched_names
+        src = os.fsdecode(event.src_path)
+        dest = os.fsdecode(getattr(event, "dest_path", "") or "")
+        if src in names or dest in names:
+            if dest and src in names:
+                self._follower.note_move(src, dest)
+            self._follower.wake()
+
+
+class LogFollower:
+    """One file, one thread. Start with start(), stop with close()."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        consumer: LineConsumer,
+        *,
+        backlog_bytes: int = 64 << 20,
+        max_line_bytes: int = 64 << 10,
+        poll_interval: float = 0.5,
+        safety_interval: float = 5.0,
+        use_inotify: bool = True,
+        name: str = "log",
+    ) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        self._consumer = consumer
+        self._backlog_bytes = max(0, int(backlog_bytes))
+        self._max_line = max(256, int(max_line_bytes))
+        self._poll_interval = poll_interval
+        self._safety_interval = safety_interval
+        self._use_inotify = use_inotify
+        self._name = name
+
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._observer: Any = None
+        self._watched_dir: str | None = None
+
+        self._status_lock = threading.Lock()
+        self._present = False
+        self._error = ""
+        self._rotations = 0
+        self._truncated = 0
+
+        # Reader state: only the follower's thread touches these.
+        self._file: Any = None  # the open file (io.FileIO)
+        self._ident: tuple[int, int] | None = None
+        self._offset = 0
+        self._pending = b""
+        self._skipping = False  # inside an over-long line, dropping bytes until its newline
+        self._fingerprint = b""
+        self._started_once = False  # False until the first open: that one recovers state
+        # The name the followed file currently has; rotation moves it away from self.path.
+        self._current_name = self.path
+        self.watched_names: frozenset[str] = frozenset({self.path})
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> LogFollower:
+        self._thread = threading.Thread(target=self._run, name=f"follow-{self._name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._unwatch()
+        self._close_file()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def note_move(self, src: str, dest: str) -> None:
+        """A rename seen by inotify: if it moved the file we read, watch its new name too."""
+        ours = src == self.path and self._file is not None
+        if ours or (src == self._current_name and src != self.path):
+            self._current_name = dest
+        self.watched_names = frozenset({self.path, self._current_name})
+
+    def status(self) -> FollowStatus:
+        with self._status_lock:
+            return FollowStatus(
+                present=self._present,
+                following=self._file is not None,
+                error=self._error,
+                rotations=self._rotations,
+                truncated_lines=self._truncated,
+                inotify=self._observer is not None,
+            )
+
+    # --- the thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if not self._stop.is_set():  # only a bug of ours gets here; say so in the metrics
+                self._set_error("follower thread stopped")
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            if self._use_inotify and self._observer is None:
+                self._watch()
+            try:
+                self._step()
+            except OSError as err:  # an I/O error we did not foresee: report it, retry later
+                self._set_error(f"{err.strerror or type(err).__name__}")
+                log.warning("following %s: %s", self.path, err)
+                self._close_file()
+            interval = self._safety_interval if self._observer is not None else self._poll_interval
+            self._wake.wait(interval)
+            self._wake.clear()
+
+    def _watch(self) -> None:
+        directory = os.path.dirname(self.path)
+        observer = Observer()
+        try:
+            observer.schedule(_Wakeup(self), directory, recursive=False)
+            observer.start()
+        except OSError as err:
+            observer.stop()
+            # Missing directory, inotify limits, no inotify: poll, and try again next time.
+            log.debug("cannot watch %s (%s); polling", directory, err)
+            return
+        self._observer = observer
+        self._watched_dir = directory
+
+    def _unwatch(self) -> None:
+        observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
+            observer.join(timeout=5)
+
+    def _set_error(self, error: str) -> None:
+        with self._status_lock:
+            self._error = error
+
+    def _step(self) -> None:
+        """One look at the file: open, detect rotation or truncation, read what is new."""
+        try:
+            path_stat: os.stat_result | None = os.stat(self.path)
+        except OSError as err:
+            path_stat = None
+            if not isinstance(err, FileNotFoundError):
+                self._set_error(err.strerror or type(err).__name__)
+        with self._status_lock:
+            self._present = path_stat is not None
+        if self._observer is not None and not os.path.isdir(self._watched_dir or ""):
+            self._unwatch()  # the directory went away and the watch with it: poll until back
+
+        if self._file is None:
+            if path_stat is not None:
+                self._open(recover=not self._started_once)
+            else:
+                self._started_once = True  # a file that appears later is new: read it all
+            return
+
+        self._check_truncation()
+        self._drain()
+        if path_stat is None:
+            if self._current_gone():
+                # Deleted and nothing new yet: let go, or the disk space is never freed.
+                self._rotated()
+            return
+        if _identity(path_stat) != self._ident and (path_stat.st_size > 0 or self._current_gone()):
+            # Another file has the name now. Switch once the writer uses it; until then the
+            # writer may still be appending to ours (not reopened yet, or never will be).
+            self._drain()
+            self._rotated()
+            self._open(recover=False)
+
+    def _current_gone(self) -> bool:
+        """True if our (renamed) file was deleted, so nobody can be writing to it any more."""
+        try:
+            return os.fstat(self._file.fileno()).st_nlink == 0
+        except OSError:
+            return True
+
+    def _open(self, *, recover: bool) -> None:
+        try:
+            handle = open(self.path, "rb", buffering=0)  # noqa: SIM115 - kept open across steps
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            message = err.strerror or type(err).__name__
+            if err.errno in (errno.EACCES, errno.EPERM):
+                message = "permission denied"
+            self._set_error(message)
+            return
+        st = os.fstat(handle.fileno())
+        self._file = handle
+        self._ident = _identity(st)
+        self._current_name = self.path
+        self.watched_names = frozenset({self.path})
+        self._pending = b""
+        self._skipping = False
+        self._set_error("")
+        self._started_once = True
+        if recover:
+            self._offset = self._recover(st.st_size)
+        else:
+            self._offset = 0
+        self._fingerprint = self._read_at(max(0, self._offset - FINGERPRINT_BYTES), self._offset)
+        self._drain()
+
+    def _close_file(self) -> None:
+        handle, self._file = self._file, None
+        if handle is not None:
+            handle.close()
+
+    def _rotated(self) -> None:
+        self._close_file()
+        with self._status_lock:
+            self._rotations += 1
+
+    def _read_at(self, start: int, end: int) -> bytes:
+        if end <= start:
+            return b""
+        return os.pread(self._file.fileno(), end - start, start)
+
+    # --- start-up recovery --------------------------------------------------------------
+
+    def _recover(self, size: int) -> int:
+        """Hand the consumer the file's last lines, newest block first; return where to go on.
+
+        The text after the last newline is a line still being written: it becomes the pending
+        start of the first live line instead of being recovered half.
+        """
+        end = self._split_partial_tail(size)
+        floor = max(0, end - self._backlog_bytes)
+        carry = b""  # the end of a line that starts in the block read next
+        while end > floor and not self._stop.is_set():
+            start = max(floor, end - BACKLOG_BLOCK)
+            block = self._read_at(start, end) + carry
+            if start > 0:
+                cut = block.find(b"\n")
+                if cut < 0:  # the whole block is inside one line
+                    carry = block if len(block) <= self._max_line else b"\n"
+                    end = start
+                    continue
+                carry = block[: cut + 1] if cut < self._max_line else b"\n"
+                block = block[cut + 1 :]
+            if block and self._consumer.recover(block):
+                break
+            end = start
+        return size
+
+    def _split_partial_tail(self, size: int) -> int:
+        """Keep the unfinished last line as pending; return where the complete lines end."""
+        probe_start = max(0, size - self._max_line)
+        tail = self._read_at(probe_start, size)
+        nl = tail.rfind(b"\n")
+        if nl >= 0:
+            self._pending = tail[nl + 1 :]
+            return probe_start + nl + 1
+        if probe_start == 0:
+            self._pending = tail
+            return 0
+        # An unfinished line already longer than we keep: skip it, recover what precedes it.
+        self._skipping = True
+        pos, floor = probe_start, max(0, size - self._backlog_bytes)
+        while pos > floor:
+            start = max(floor, pos - BACKLOG_BLOCK)
+            nl = self._read_at(start, pos).rfind(b"\n")
+            if nl >= 0:
+                return start + nl + 1
+            pos = start
+        return floor
+
+    # --- live reading -------------------------------------------------------------------
+
+    def _check_truncation(self) -> None:
+        st = os.fstat(self._file.fileno())
+        truncated = st.st_size < self._offset
+        if not truncated and self._fingerprint:
+            start = self._offset - len(self._fingerprint)
+            truncated = self._read_at(start, self._offset) != self._fingerprint
+        if not truncated:
+            return
+        log.debug("%s truncated at %d (size now %d)", self.path, self._offset, st.st_size)
+        missed = self._missed_from_copy()
+        if missed:
+            self._feed(missed)
+        self._pending = b""
+        self._skipping = False
+        self._offset = 0
+        self._fingerprint = b""
+        with self._status_lock:
+            self._rotations += 1
+
+    def _missed_from_copy(self) -> bytes:
+        """After copytruncate: the bytes past our offset, from the copy that has them.
+
+        logrotate copies the file, then truncates it; whatever was appended between our last
+        read and the copy is only in the copy. A sibling named like a rotation of ours
+        (same directory, our name plus a suffix, changed in the last minute) whose bytes
+        before our offset equal the ones we read is that copy.
+        """
+        if not self._fingerprint:
+            return b""
+        directory, base = os.path.split(self.path)
+        start = self._offset - len(self._fingerprint)
+        now = time.time()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            return b""
+        for entry in entries:
+            if not entry.name.startswith(base) or entry.name == base:
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+                if not entry.is_file(follow_symlinks=False) or now - st.st_mtime > 60:
+                    continue
+                if st.st_size <= self._offset:
+                    continue
+                with open(entry.path, "rb", buffering=0) as copy:
+                    if os.pread(copy.fileno(), len(self._fingerprint), start) != self._fingerprint:
+                        continue
+                    limit = min(st.st_size, self._offset + READ_SIZE * 16)
+                    return os.pread(copy.fileno(), limit - self._offset, self._offset)
+            except OSError:
+                continue
+        return b""
+
+    def _drain(self) -> None:
+        """Read everything new, a chunk at a time so memory stays bounded."""
+        fd = self._file.fileno()
+        while not self._stop.is_set():
+            chunk = os.pread(fd, READ_SIZE, self._offset)
+            if not chunk:
+                break
+            self._offset += len(chunk)
+            recent = self._fingerprint + chunk[-FINGERPRINT_BYTES:]
+            self._fingerprint = recent[-FINGERPRINT_BYTES:]
+            self._feed(chunk)
+
+    def _feed(self, chunk: bytes) -> None:
+        """Split off complete lines; keep the partial one; cut one that grows too long.
+
+        Memory is bounded by one read (READ_SIZE) plus the pending partial line
+        (max_line_bytes): a line that arrives whole within one read is handed over whole, a
+        line still unfinished after max_line_bytes is cut there and the rest is skipped.
+        """
+        if self._skipping:
+            nl = chunk.find(b"\n")
+            if nl < 0:
+                return
+            chunk = chunk[nl + 1 :]
+            self._skipping = False
+        last_nl = chunk.rfind(b"\n")
+        if last_nl < 0:
+            self._pending += chunk
+            if len(self._pending) > self._max_line:
+                self._cut_long_line()
+            return
+        if self._pending:
+            first_nl = chunk.find(b"\n")
+            head = self._pending + chunk[: first_nl + 1]
+            self._pending = b""
+            if len(head) > self._max_line + 1:
+                head = head[: self._max_line] + b"\n"
+                self._count_truncated()
+            self._consumer.feed(head)
+            body = chunk[first_nl + 1 : last_nl + 1]
+        else:
+            body = chunk[: last_nl + 1] if last_nl + 1 < len(chunk) else chunk
+        if body:
+            self._consumer.feed(body)
+        self._pending = chunk[last_nl + 1 :]
+        if len(self._pending) > self._max_line:
+            self._cut_long_line()
+
+    def _cut_long_line(self) -> None:
+        """The partial line outgrew the limit: hand over its start, skip the rest."""
+        self._consumer.feed(self._pending[: self._max_line] + b"\n")
+        self._count_truncated()
+        self._pending = b""
+        self._skipping = True
+
+    def _count_truncated(self) -> None:
+        with self._status_lock:
+            self._truncated += 1
+
+
+def resolve_log_path(path: str, datadir: str) -> Path:
+    """mysqld's log_error is relative to its datadir when not absolute."""
+    candidate = Path(path)
+    if not candidate.is_absolute():
+        candidate = Path(datadir or ".") / candidate
+    return Path(os.path.normpath(candidate))

@@ -1,0 +1,334 @@
+"""Pure parsers for log lines: back-end readiness markers, levels, mysqld error-log events.
+
+Everything works on bytes: logs are not guaranteed to be UTF-8 and decoding every line would
+cost more than matching it. A "line" is one line without its trailing newline. A "block" is
+a run of complete lines, each ending in b"\\n". The block functions give exactly what folding
+the line functions over the block's lines would give (a property test checks this); they only
+exist because one regular-expression pass over a block is far cheaper than a Python call per
+line, which is what lets a follower keep up with hundreds of thousands of lines a second.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+# --- levels ------------------------------------------------------------------------------
+
+# How far into a line the level may start. log4j, logback, java.util.logging and MariaDB all
+# put the level after at most a timestamp, a thread id and a logger name; looking further
+# would let message text such as "... returned ERROR" count as the level.
+LEVEL_WINDOW = 120
+ERROR_LEVELS = frozenset({b"ERROR", b"FATAL", b"SEVERE"})
+_LEVELS = rb"TRACE|DEBUG|INFO|NOTE|NOTICE|WARN|WARNING|ERROR|FATAL|SEVERE"
+# The first level word of the line decides; lazy `{0,N}?` finds the earliest one. Case
+# matters: "[Note]" (MariaDB) and "INFO" (log4j) are levels, "error" in prose is not, so only
+# upper case or MariaDB's bracketed capitalised forms count.
+_LEVEL_BODY = (
+    rb"[^\n]{0,%d}?(?:\b(" % LEVEL_WINDOW + _LEVELS + rb")\b|\[(Note|Warning|ERROR|Error)\])"
+)
+_LEVEL_LINE = re.compile(rb"\A" + _LEVEL_BODY)
+
+
+def line_level(line: bytes) -> bytes | None:
+    """The line's level word (b"ERROR", b"Note", ...), or None for continuation lines."""
+    match = _LEVEL_LINE.match(line)
+    if match is None:
+        return None
+    return match.group(1) or match.group(2)
+
+
+def is_error_level(level: bytes | None) -> bool:
+    return level is not None and level.upper() in ERROR_LEVELS
+
+
+# A line at an error level contains one of these; finding them with bytes.find runs at
+# memory speed, and only the few lines found are then looked at with the level expression.
+_ERROR_LITERALS = (b"ERROR", b"FATAL", b"SEVERE", b"[Error]")
+
+
+def lines_containing(block: bytes, literals: Sequence[bytes]) -> list[tuple[int, bytes]]:
+    """(start, line) of each line of the block holding any of the literals, in order, once."""
+    found: dict[int, bytes] = {}
+    for literal in literals:
+        pos = block.find(literal)
+        while pos >= 0:
+            start, line = _line_at(block, pos)
+            found.setdefault(start, line)
+            pos = block.find(literal, start + len(line) + 1)
+    return sorted(found.items())
+
+
+def count_error_lines(block: bytes) -> int:
+    """How many lines of the block are at ERROR level (or worse)."""
+    return sum(
+        1
+        for _, line in lines_containing(block, _ERROR_LITERALS)
+        if is_error_level(line_level(line))
+    )
+
+
+# --- user patterns (back-end readiness) ------------------------------------------------------
+
+# Constructs whose meaning changes when the pattern runs over a block instead of one line:
+# \A and \Z anchor to the block, a lookbehind at a line start sees the previous line's "\n".
+_BLOCK_UNSAFE = re.compile(r"\\[AZz]|\(\?<[=!]")
+
+
+@dataclass(frozen=True)
+class LinePattern:
+    """A user's regular expression, compiled for one line and (if sound) for a whole block."""
+
+    source: str
+    line: re.Pattern[bytes]
+    block: re.Pattern[bytes] | None
+
+    @classmethod
+    def compile(cls, source: str) -> LinePattern:
+        """Raises re.error for an invalid expression, naming it."""
+        raw = source.encode("utf-8")
+        line = re.compile(raw)
+        block = None if _BLOCK_UNSAFE.search(source) else re.compile(raw, re.MULTILINE)
+        return cls(source, line, block)
+
+
+def compile_patterns(sources: Sequence[str]) -> tuple[LinePattern, ...]:
+    return tuple(LinePattern.compile(s) for s in sources)
+
+
+def _line_at(block: bytes, pos: int) -> tuple[int, bytes]:
+    """(start offset, text) of the line of `block` holding byte `pos`."""
+    start = block.rfind(b"\n", 0, pos) + 1
+    end = block.find(b"\n", pos)
+    if end < 0:
+        end = len(block)
+    return start, block[start:end]
+
+
+def _split_lines(block: bytes) -> Iterator[tuple[int, bytes]]:
+    start = 0
+    for line in block.split(b"\n")[:-1] if block.endswith(b"\n") else block.split(b"\n"):
+        yield start, line
+        start += len(line) + 1
+
+
+def candidate_lines(block: bytes, patterns: Sequence[LinePattern]) -> list[tuple[int, bytes]]:
+    """Lines of the block that some pattern might match, in order, each once.
+
+    A block-level search finds candidates cheaply; every candidate is then checked by the
+    caller with the line patterns, so a block match spanning two lines never counts.
+    """
+    if not patterns:
+        return []
+    if any(p.block is None for p in patterns):
+        return list(_split_lines(block))
+    starts: dict[int, bytes] = {}
+    for pattern in patterns:
+        assert pattern.block is not None  # noqa: S101 - checked just above, for mypy
+        for match in pattern.block.finditer(block):
+            start, text = _line_at(block, match.start())
+            starts.setdefault(start, text)
+    return sorted(starts.items())
+
+
+class Marker(Enum):
+    """What a back-end log line says about readiness."""
+
+    READY = "ready"
+    RESET = "reset"
+
+
+def classify_backend_line(
+    line: bytes, ready: Sequence[LinePattern], reset: Sequence[LinePattern]
+) -> Marker | None:
+    """A reset (start/stop) marker wins over a ready match on the same line: safer to wait."""
+    if any(p.line.search(line) for p in reset):
+        return Marker.RESET
+    if any(p.line.search(line) for p in ready):
+        return Marker.READY
+    return None
+
+
+def backend_markers(
+    block: bytes, ready: Sequence[LinePattern], reset: Sequence[LinePattern]
+) -> list[tuple[Marker, bytes]]:
+    """Every ready/reset marker line of the block, in order."""
+    found = []
+    for _, line in candidate_lines(block, (*reset, *ready)):
+        marker = classify_backend_line(line, ready, reset)
+        if marker is not None:
+            found.append((marker, line))
+    return found
+
+
+# --- mysqld error log --------------------------------------------------------------------------
+
+
+class Event(Enum):
+    """The error-log events we count; the value is the `event` label."""
+
+    UNSAFE_BOOTSTRAP_REFUSED = "unsafe_bootstrap_refused"
+    SST_FAILED = "sst_failed"
+    SYNCED = "synced"
+    SHUTDOWN = "shutdown"
+    ABORTED = "aborted"
+    READY_FOR_CONNECTIONS = "ready_for_connections"
+
+
+# Wording checked against MariaDB 10.11 / Galera 4.23 lab logs (tests/fixtures/errorlog), and
+# for the lines the lab never produced (SST failures, PXC forms) against public captures.
+# Every expression stays inside one line ([^\n] instead of .), so it is sound on a block.
+_WSREP = rb"(?:WSREP: |\[WSREP\] )"
+EVENT_PATTERNS: dict[Event, re.Pattern[bytes]] = {
+    Event.UNSAFE_BOOTSTRAP_REFUSED: re.compile(
+        rb"It may not be safe to bootstrap the cluster from this node"
+    ),
+    # Joiner: "WSREP: SST failed: 32 (Broken pipe)", "SST script aborted with error 2 (...)";
+    # donor: "WSREP: 0.0 (node1): State transfer to 1.0 (node2) failed: -22 (...)".
+    Event.SST_FAILED: re.compile(
+        _WSREP
+        + rb"(?:SST failed\b|SST script aborted\b"
+        + rb"|[^\n]{0,200}State transfer to [^\n]{0,200}\bfailed\b)"
+    ),
+    Event.SYNCED: re.compile(_WSREP + rb"Synchronized with group\b"),
+    # "/usr/sbin/mariadbd: Shutdown complete" (MySQL 8 adds " (mysqld 8.0.x)"). InnoDB's
+    # "Shutdown completed; log sequence number" is a different line and must not count.
+    Event.SHUTDOWN: re.compile(
+        rb"(?:mariadbd|mysqld)(?:-debug)?: Shutdown complete(?:$|[^d\n])", re.M
+    ),
+    # The server giving up during start-up: "[ERROR] Aborting" (MySQL 8: "[ERROR] [MY-010119]
+    # [Server] Aborting").
+    Event.ABORTED: re.compile(rb"\[ERROR\] (?:\[[^\]\n]*\] )*Aborting\s*$", re.M),
+    Event.READY_FOR_CONNECTIONS: re.compile(
+        rb"(?:mariadbd|mysqld)(?:-debug)?: ready for connections"
+    ),
+}
+
+_UUID = rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# "WSREP: Recovered position: <uuid>:<seqno>[,<domain>-<server>-<seqno>]" (MariaDB,
+# --wsrep-recover) and "[WSREP] Recovered position: <uuid>:<seqno>" (PXC 8). Not the
+# start-up line "Recovered position from storage:", which every plain start writes.
+RECOVERED_RE = re.compile(
+    _WSREP
+    + rb"Recovered position: ?(?P<uuid>"
+    + _UUID
+    + rb"):(?P<seqno>-?\d{1,20})(?:,(?P<gtid>\d{1,10}-\d{1,10}-\d{1,20}))?(?![\w:-])"
+)
+
+# Every line of interest contains one of these (each pattern above needs its literal).
+_ERRORLOG_LITERALS = (
+    b"Recovered position: ",
+    b"It may not be safe to bootstrap",
+    b"SST ",
+    b"State transfer to",
+    b"Synchronized with group",
+    b"Shutdown complete",
+    b"Aborting",
+    b"ready for connections",
+)
+
+
+@dataclass(frozen=True)
+class RecoveredPosition:
+    uuid: str
+    seqno: int
+    gtid: str | None
+    timestamp: float | None  # from the line, if it has one we understand
+
+
+@dataclass(frozen=True)
+class ErrorLogLine:
+    events: tuple[Event, ...]
+    recovered: RecoveredPosition | None
+
+
+def parse_errorlog_line(line: bytes) -> ErrorLogLine | None:
+    """What one mysqld error-log line tells us, or None if nothing of interest."""
+    recovered = None
+    match = RECOVERED_RE.search(line)
+    if match is not None:
+        recovered = RecoveredPosition(
+            uuid=match.group("uuid").decode("ascii").lower(),
+            seqno=int(match.group("seqno")),
+            gtid=match.group("gtid").decode("ascii") if match.group("gtid") else None,
+            timestamp=line_timestamp(line),
+        )
+    events = tuple(event for event, pattern in EVENT_PATTERNS.items() if pattern.search(line))
+    if recovered is None and not events:
+        return None
+    return ErrorLogLine(events, recovered)
+
+
+def errorlog_lines(block: bytes) -> list[ErrorLogLine]:
+    """Parsed lines of interest in the block, in order."""
+    found = []
+    for _, line in lines_containing(block, _ERRORLOG_LITERALS):
+        parsed = parse_errorlog_line(line)
+        if parsed is not None:
+            found.append(parsed)
+    return found
+
+
+# --- timestamps --------------------------------------------------------------------------
+
+_MONTHS = {m.encode(): i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+# Accepted at the very start of a line (after optional "[" or spaces):
+#   2026-11-27  8:54:05            MariaDB (local time, hour padded with a space)
+#   2026-10-06T01:44:30.673582Z    MySQL 8 / PXC (UTC unless log_timestamps=SYSTEM)
+#   2017-06-27 10:11:12,345        log4j ISO8601 (local time)
+#   27 Jun 2017 10:11:12,345       log4j DATE
+#   191127  8:54:05                MariaDB before 10.1.x
+_ISO_TS = re.compile(
+    rb"\A\[?(\d{4})-(\d\d)-(\d\d)[T ] ?(\d{1,2}):(\d\d):(\d\d)(?:[.,](\d{1,9}))?"
+    rb"(Z|[+-]\d\d:?\d\d)?(?![\d])"
+)
+_DMY_TS = re.compile(
+    rb"\A\[?(\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) (\d{1,2}):(\d\d):(\d\d)(?:[.,](\d{1,9}))?"
+)
+_OLD_TS = re.compile(rb"\A(\d\d)(\d\d)(\d\d) {1,2}(\d{1,2}):(\d\d):(\d\d)(?![\d])")
+
+
+def _epoch(
+    fields: tuple[int, int, int, int, int, int], frac: bytes | None, zone: bytes | None
+) -> float | None:
+    year, month, day, hour, minute, second = fields
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+        return None
+    fraction = int(frac) / 10 ** len(frac) if frac else 0.0
+    try:
+        if zone is None:
+            # No zone in the line: the writer's local time, which on one host is ours.
+            value = time.mktime((year, month, day, hour, minute, second, 0, 0, -1))
+        else:
+            value = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+            if zone != b"Z":
+                digits = zone[1:].replace(b":", b"")
+                offset = int(digits[:2]) * 3600 + int(digits[2:]) * 60
+                value -= offset if zone[:1] == b"+" else -offset
+    except (OverflowError, ValueError):
+        return None
+    return value + fraction
+
+
+def line_timestamp(line: bytes) -> float | None:
+    """Seconds since the epoch of a line's leading timestamp, None if it has none we know."""
+    match = _ISO_TS.match(line)
+    if match:
+        y, mo, d, h, mi, s, frac, zone = match.groups()
+        return _epoch((int(y), int(mo), int(d), int(h), int(mi), int(s)), frac, zone)
+    match = _DMY_TS.match(line)
+    if match:
+        d, mon, y, h, mi, s, frac = match.groups()
+        if mon not in _MONTHS:
+            return None
+        return _epoch((int(y), _MONTHS[mon], int(d), int(h), int(mi), int(s)), frac, None)
+    match = _OLD_TS.match(line)
+    if match:
+        yy, mo, d, h, mi, s = (int(g) for g in match.groups())
+        return _epoch((2000 + yy, mo, d, h, mi, s), None, None)
+    return None
