@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from galera_exporter.collectors.backend_log import BackendLogSource
 from galera_exporter.collectors.base import Source
+from galera_exporter.collectors.errorlog import ErrorLogSource
 from galera_exporter.collectors.grastate import GrastateSource
 from galera_exporter.collectors.wsrep import WsrepSource
 from galera_exporter.config import Config
@@ -35,6 +37,29 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
         True,
         "grastate.dat and gvwstate.dat in the datadir",
         lambda config: GrastateSource(config.galera.datadir),
+    ),
+    CollectorSpec(
+        "backend_log",
+        True,
+        "the back-end application log (--backend.log-file), followed for readiness",
+        lambda config: BackendLogSource(
+            config.backend.log_file,
+            config.backend.ready_patterns,
+            config.backend.reset_patterns,
+            backlog_bytes=int(config.backend.backlog_bytes),
+        ),
+    ),
+    # After wsrep: it reads the log_error path the wsrep source leaves in the scrape's facts.
+    CollectorSpec(
+        "errorlog",
+        True,
+        "the mysqld error log (--mysqld.error-log-file or log_error), followed for "
+        "'Recovered position' and Galera events",
+        lambda config: ErrorLogSource(
+            config.mysqld.error_log_file,
+            default_datadir=config.galera.datadir,
+            backlog_bytes=int(config.mysqld.error_log_backlog_bytes),
+        ),
     ),
 )
 
