@@ -30,7 +30,7 @@ def wsrep_mapping() -> str:
     for row in NUMERIC:
         kind = {"bool": "gauge (ON=1)", "counter": "counter"}.get(row.kind, "gauge")
         if row.scale != 1.0:
-            kind += f", ×{row.scale:g}"
+            kind += f", scaled by {row.scale:g}"
         rows.append(f"| `{row.variable}` | `{row.metric}` | {kind} | {row.meaning} |")
     return block("wsrep-mapping", rows)
 
