@@ -135,7 +135,8 @@ def test_grastate_running() -> None:
 def test_grastate_clean_stop_trailing_spaces_and_crlf() -> None:
     data = (
         b"# GALERA saved state\r\nversion: 2.1  \r\n"
-        b"uuid:  125A32E7-EA40-11F1-8844-577EC5E07595 \r\nseqno:   22\r\nsafe_to_bootstrap: 1   \r\n"
+        b"uuid:  125A32E7-EA40-11F1-8844-577EC5E07595 \r\n"
+        b"seqno:   22\r\nsafe_to_bootstrap: 1   \r\n"
     )
     state = parse.parse_grastate(data)
     assert state.seqno == 22
