@@ -302,11 +302,13 @@ sst-log-archive-dir = {self.dir / "sst_log_archive"}
             autocommit=True,
         )
 
-    def query(self, sql: str, timeout: float = 5.0) -> list[tuple[object, ...]]:
+    def query(
+        self, sql: str, timeout: float = 5.0, args: tuple[object, ...] | None = None
+    ) -> list[tuple[object, ...]]:
         conn = self.connect(timeout)
         try:
             with conn.cursor() as cursor:
-                cursor.execute(sql)
+                cursor.execute(sql, args)
                 return list(cursor.fetchall())
         finally:
             conn.close()

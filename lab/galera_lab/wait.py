@@ -14,11 +14,15 @@ class WaitTimeoutError(AssertionError):
     """A condition did not come true before its deadline (an AssertionError so pytest shows it)."""
 
 
+WaitTimeout = WaitTimeoutError  # the name before the N818 rename; older callers import it
+
+
 def wait_for(
     what: str,
     probe: Callable[[], T | None],
     timeout: float,
     interval: float = 0.1,
+    *,
     quiet: bool = False,
     fatal: tuple[type[BaseException], ...] = (),
     progress: Callable[[float], str | None] | None = None,
@@ -26,7 +30,7 @@ def wait_for(
 ) -> T:
     """Poll `probe` until it returns a truthy value; return that value.
 
-    Exceptions of the `fatal` types end the wait at once. Raises WaitTimeout naming `what`, the
+    Exceptions of the `fatal` types end the wait at once. Raises WaitTimeoutError naming `what`, the
     time waited and the last value/exception seen. `progress(elapsed)` is asked every
     `progress_every` seconds for a line to print, so long waits (an SST) show what is going on.
     """
@@ -49,7 +53,9 @@ def wait_for(
                 print(f"[wait] {what}: {time.monotonic() - started:.2f}s", file=sys.stderr)
             return value
         if time.monotonic() >= deadline:
-            raise WaitTimeoutError(f"timed out after {timeout:.1f}s waiting for {what}; last: {last!r}")
+            raise WaitTimeoutError(
+                f"timed out after {timeout:.1f}s waiting for {what}; last: {last!r}"
+            )
         if progress is not None and time.monotonic() >= next_progress:
             next_progress = time.monotonic() + progress_every
             line = progress(time.monotonic() - started)

@@ -1,0 +1,327 @@
+"""The recovery guide's failure scenarios, reproduced from a healthy cluster, and `reset`.
+
+Naming follows the guide: nodes A and B fail, node C survives; in the lab A, B, C are nodes 1,
+2, 3. Each scenario returns once the cluster shows the steady state galera-lab.md describes
+(e.g. the survivor has turned non-Primary), so callers can assert on metrics at once.
+`reset` brings the cluster back to healthy from any of them, split brain included.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pymysql
+
+from galera_lab import faults
+from galera_lab.cluster import ZERO_UUID, Cluster, ClusterError, NodeView
+from galera_lab.node import Node
+from galera_lab.wait import WaitTimeoutError, wait_for
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    guide_section: str  # the heading in cluster-recovery-guide.txt
+    summary: str
+    run: Callable[[Cluster], None]
+
+
+def _wait_views(cluster: Cluster, what: str, check: Callable[[list[NodeView]], bool],
+                timeout: float = 30.0) -> None:
+    wait_for(what, lambda: check(cluster.views()), timeout, interval=0.25)
+
+
+def _is(view: NodeView, status: str, size: int) -> bool:
+    return (view.get("wsrep_cluster_status") == status
+            and view.get("wsrep_cluster_size") == str(size))
+
+
+def _survivors_primary(cluster: Cluster, gone: list[Node]) -> None:
+    size = len(cluster.nodes) - len(gone)
+    _wait_views(
+        cluster,
+        f"survivors Primary with size {size}",
+        lambda views: all(_is(v, "Primary", size) for v in views if v.node not in gone),
+    )
+
+
+def one_stopped(cluster: Cluster) -> None:
+    a = cluster.nodes[0]
+    faults.stop(a)
+    _survivors_primary(cluster, [a])
+
+
+def two_stopped(cluster: Cluster) -> None:
+    gone = cluster.nodes[:2]
+    for node in gone:
+        faults.stop(node)
+    _survivors_primary(cluster, gone)
+
+
+def all_stopped(cluster: Cluster) -> None:
+    # In order 1, 2, 3: the last one out (node 3) is the one safe to bootstrap.
+    for node in cluster.nodes:
+        faults.stop(node)
+
+
+def one_killed(cluster: Cluster) -> None:
+    a = cluster.nodes[0]
+    faults.kill(a)
+    _survivors_primary(cluster, [a])  # ~4.5 s: the peers wait for the evs timeouts
+
+
+def two_killed(cluster: Cluster) -> None:
+    gone = cluster.nodes[:2]
+    for node in gone:
+        faults.kill(node)
+    survivors = cluster.nodes[2:]
+    _wait_views(
+        cluster,
+        "the survivor non-Primary",
+        lambda views: all(v.get("wsrep_cluster_status") == "non-Primary"
+                          for v in views if v.node in survivors),
+    )
+
+
+def all_killed(cluster: Cluster) -> None:
+    for node in cluster.nodes:
+        faults.kill(node)
+
+
+def one_isolated(cluster: Cluster) -> None:
+    a = cluster.nodes[0]
+    faults.isolate(a)
+    size = len(cluster.nodes) - 1
+    _wait_views(
+        cluster,
+        f"{a.name} non-Primary and its peers Primary with size {size}",
+        lambda views: all(
+            _is(v, "non-Primary", 1) if v.node is a else _is(v, "Primary", size) for v in views
+        ),
+    )
+
+
+def all_isolated(cluster: Cluster) -> None:
+    for node in cluster.nodes:
+        faults.isolate(node)
+    _wait_views(cluster, "every node non-Primary with size 1",
+                lambda views: all(_is(v, "non-Primary", 1) for v in views))
+
+
+SPLIT_MAJORITY_NOTE = "written on the majority during the split"
+SPLIT_MINORITY_NOTE = "written on the minority during the split"
+
+
+def split_brain(cluster: Cluster) -> None:
+    """Isolate the last node, force it Primary: two Primary components with one state uuid.
+
+    Both sides then take a write, so the data really diverges (as it would in production).
+    """
+    c = cluster.nodes[-1]
+    others = cluster.nodes[:-1]
+    faults.isolate(c)
+    _wait_views(cluster, f"{c.name} non-Primary", lambda views: _is(views[-1], "non-Primary", 1))
+    faults.force_primary(c)
+    _wait_views(
+        cluster,
+        "two Primary components",
+        lambda views: all(
+            _is(v, "Primary", 1) if v.node is c else _is(v, "Primary", len(others))
+            for v in views
+        ),
+    )
+    cluster.write_marker(SPLIT_MINORITY_NOTE, c)
+    cluster.write_marker(SPLIT_MAJORITY_NOTE, others[0])
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("one-stopped", "One node is gracefully stopped",
+                 "node 1 stopped gracefully; 2 and 3 stay Primary (size 2)", one_stopped),
+        Scenario("two-stopped", "Two nodes are gracefully stopped",
+                 "nodes 1, 2 stopped gracefully; node 3 stays Primary alone, safe_to_bootstrap 1",
+                 two_stopped),
+        Scenario("all-stopped", "All nodes are gracefully stopped",
+                 "nodes stopped in order 1, 2, 3; only node 3 is safe to bootstrap", all_stopped),
+        Scenario("one-killed", "One node is terminated",
+                 "node 1 killed (-9); 2 and 3 stay Primary (size 2)", one_killed),
+        Scenario("two-killed", "Two nodes are terminated",
+                 "nodes 1, 2 killed (-9); node 3 non-Primary, refuses queries", two_killed),
+        Scenario("all-killed", "All nodes are terminated",
+                 "all nodes killed (-9); every grastate seqno -1, gvwstate.dat kept", all_killed),
+        Scenario("one-isolated", "Connection failure between one node and the other nodes",
+                 "node 1 cut off (gmcast.isolate=1): non-Primary; 2 and 3 Primary", one_isolated),
+        Scenario("all-isolated", "Connection failure between all nodes",
+                 "every node cut off: all non-Primary, size 1", all_isolated),
+        Scenario("split-brain", "Two nodes are terminated (the Note: two separate clusters)",
+                 "node 3 cut off and forced Primary (pc.bootstrap=YES) while 1+2 stay Primary; "
+                 "both sides take a write", split_brain),
+    )
+}
+
+
+def run(cluster: Cluster, name: str) -> float:
+    """Reproduce scenario `name` on a healthy cluster; returns the seconds it took."""
+    try:
+        scenario = SCENARIOS[name]
+    except KeyError:
+        raise ClusterError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
+    problem = cluster.healthy_problem()
+    if problem:
+        raise ClusterError(f"scenarios start from a healthy cluster ({problem}); "
+                           "run `galera-lab reset` first")
+    started = time.monotonic()
+    scenario.run(cluster)
+    took = time.monotonic() - started
+    print(f"[lab] scenario {name}: {scenario.summary} ({took:.1f}s)", flush=True)
+    return took
+
+
+# --------------------------------------------------------------------------- reset
+def reset(cluster: Cluster, timeout: float = 300.0) -> float:
+    """Back to healthy (all nodes Synced, one Primary component) from any state.
+
+    Keeps the data where the cluster can: the majority side of a split brain wins and the
+    minority is wiped and re-copied by SST; with no Primary anywhere the node with the most
+    recent position is bootstrapped. If all that fails, the cluster is rebuilt from scratch.
+    Returns the seconds it took.
+    """
+    started = time.monotonic()
+    if cluster.is_healthy():
+        return 0.0
+    try:
+        _repair(cluster, timeout)
+    except (ClusterError, WaitTimeoutError, OSError, pymysql.err.MySQLError, RuntimeError) as err:
+        print(f"[lab] reset could not repair the cluster ({err}); rebuilding it from scratch",
+              flush=True)
+        rebuild(cluster)
+    cluster.ensure_schema()
+    took = time.monotonic() - started
+    print(f"[lab] reset to healthy in {took:.1f}s", flush=True)
+    return took
+
+
+def rebuild(cluster: Cluster) -> None:
+    """Kill every node, delete its files, create the cluster anew (data is lost)."""
+    for node in cluster.nodes:
+        node.thaw()
+        node.kill()
+        shutil.rmtree(node.dir, ignore_errors=True)
+    cluster.create()
+
+
+def _repair(cluster: Cluster, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for node in cluster.nodes:
+        node.thaw()
+
+    # Running nodes that do not answer SQL (a joiner stuck in SST, a wedged server): stop them,
+    # they are started again below like any stopped node.
+    for view in cluster.views():
+        if view.running and view.status is None:
+            _stop_hard(view.node)
+
+    _end_split_brain(cluster)
+
+    for node in cluster.nodes:
+        faults.heal(node)
+    if _primary_views(cluster):
+        # Healed nodes of a live cluster rejoin by themselves (IST) within seconds.
+        _wait_quietly(lambda: _all_running_in_primary(cluster), 15.0)
+    else:
+        # All isolated: heal re-forms the Primary by itself (~1.5 s).
+        _wait_quietly(lambda: bool(_primary_views(cluster)), 10.0)
+
+    if not _primary_views(cluster):
+        _bootstrap_best(cluster)
+
+    # Running nodes still outside the Primary component (a healed node that did not rejoin):
+    # restart them so they join like a stopped node.
+    for view in cluster.views():
+        if view.running and not view.primary:
+            _stop_hard(view.node)
+
+    for node in cluster.nodes:
+        if not node.is_running():
+            cluster.join(node, timeout=max(30.0, deadline - time.monotonic()))
+    cluster.wait_healthy(max(30.0, deadline - time.monotonic()))
+    if cluster.state_uuid() in ("", ZERO_UUID):
+        raise ClusterError("the cluster came back with the zero state uuid (pc.recovery pitfall)")
+
+
+def _primary_views(cluster: Cluster) -> list[NodeView]:
+    return [v for v in cluster.views() if v.primary]
+
+
+def _all_running_in_primary(cluster: Cluster) -> bool:
+    return all(v.primary for v in cluster.views() if v.running)
+
+
+def _wait_quietly(probe: Callable[[], bool], timeout: float) -> bool:
+    try:
+        wait_for("reset: cluster settles", probe, timeout, interval=0.3)
+    except WaitTimeoutError:
+        return False
+    return True
+
+
+def _stop_hard(node: Node) -> None:
+    try:
+        faults.stop(node)
+    except WaitTimeoutError:
+        faults.kill(node)
+
+
+def _end_split_brain(cluster: Cluster) -> None:
+    """If several Primary components run, keep the largest and wipe the others' nodes."""
+    components: dict[str, list[NodeView]] = {}
+    for view in cluster.views():
+        if view.primary:
+            components.setdefault(view.get("wsrep_incoming_addresses"), []).append(view)
+    if len(components) < 2:
+        return
+    ranked = sorted(components.values(), key=len, reverse=True)
+    for losers in ranked[1:]:
+        for view in losers:
+            print(f"[lab] split brain: {view.node.name} is on the minority side; wiping it so it "
+                  "rejoins by SST", flush=True)
+            faults.wipe(view.node)
+
+
+def _position(node: Node) -> int:
+    """The node's last committed seqno: from the live server, grastate.dat, or --wsrep-recover."""
+    if node.is_running():
+        try:
+            return int(node.wsrep_status(2.0).get("wsrep_last_committed", "-1"))
+        except (pymysql.err.MySQLError, OSError, ValueError):
+            return -1
+    seqno = node.grastate_fields().get("seqno", "-1")
+    if seqno != "-1":
+        return int(seqno)
+    recovered = node.recover_position()
+    return int(recovered.rsplit(":", 1)[1]) if recovered else -1
+
+
+def _bootstrap_best(cluster: Cluster) -> None:
+    """No Primary anywhere: make the node with the newest data Primary, as the guide says."""
+    running = [n for n in cluster.nodes if n.is_running()]
+    if running:
+        best = max(running, key=_position)
+        print(f"[lab] no Primary component: pc.bootstrap=YES on {best.name}", flush=True)
+        faults.force_primary(best)
+        wait_for(f"{best.name} Primary", lambda: cluster.view(best).primary, 15.0, interval=0.2)
+        return
+    safe = [n for n in cluster.nodes if n.grastate_fields().get("safe_to_bootstrap") == "1"]
+    best = safe[0] if safe else max(cluster.nodes, key=_position)
+    print(f"[lab] no node running: bootstrapping {best.name}", flush=True)
+    for node in cluster.nodes:
+        # pc.recovery would try to restore the old view from it; a fresh bootstrap needs none.
+        node.gvwstate.unlink(missing_ok=True)
+    best.set_safe_to_bootstrap(1)
+    position = best.recover_position() if best.grastate_fields().get("seqno") == "-1" else None
+    best.start(bootstrap=True, start_position=position)
+    cluster.wait_node_synced(best, 60.0)
