@@ -184,7 +184,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         for f in dataclasses.fields(section):
             flag = f.metadata["flag"]
             dest = f"{section_name}.{f.name}"
-            default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+            default = f.default_factory() if callable(f.default_factory) else f.default
             help_text = f"{f.metadata['help']} (default: {default!r}; YAML {dest})".replace(
                 "%", "%%"
             )

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pymysql
 import pymysql.cursors
@@ -70,22 +71,21 @@ class StatusReader:
 
     def _connect(self, timeout: float) -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
         t = self._target
-        kwargs: dict[str, object] = {
-            "user": t.user or "",
-            "password": t.password.reveal() if t.password else "",
-            "connect_timeout": timeout,
-            "read_timeout": timeout,
-            "write_timeout": timeout,
-            "autocommit": True,
-            "charset": "utf8mb4",
-            "program_name": "galera-exporter",
-        }
-        if t.host and t.host != "localhost":
-            kwargs.update(host=t.host, port=t.port)
-        else:
-            kwargs["unix_socket"] = t.socket or DEFAULT_SOCKET
+        use_tcp = bool(t.host) and t.host != "localhost"
         try:
-            return pymysql.connect(**kwargs)  # type: ignore[arg-type]
+            return pymysql.connect(
+                user=t.user or "",
+                password=t.password.reveal() if t.password else "",
+                host=t.host if use_tcp else None,
+                port=t.port,
+                unix_socket=None if use_tcp else (t.socket or DEFAULT_SOCKET),
+                connect_timeout=timeout,
+                read_timeout=timeout,
+                write_timeout=timeout,
+                autocommit=True,
+                charset="utf8mb4",
+                program_name="galera-exporter",
+            )
         except pymysql.err.MySQLError as err:
             raise DatabaseError("connect", _describe(err)) from None
         except OSError as err:
@@ -104,8 +104,9 @@ class StatusReader:
             conn = self._conn
             # pymysql applies _read_timeout/_write_timeout on every socket operation; setting
             # them per scrape lets a short X-Prometheus-Scrape-Timeout-Seconds bound this query.
-            conn._read_timeout = remaining
-            conn._write_timeout = remaining
+            untyped: Any = conn  # the attributes are private to pymysql, absent from its stubs
+            untyped._read_timeout = remaining
+            untyped._write_timeout = remaining
             try:
                 with conn.cursor() as cursor:
                     self.queries += 1
@@ -144,7 +145,7 @@ def _is_timeout(err: BaseException) -> bool:
 
 def _describe(err: BaseException) -> str:
     """errno and message of a pymysql error; pymysql never puts the password in them."""
-    args = getattr(err, "args", ())
+    args: tuple[object, ...] = err.args
     if len(args) >= 2 and isinstance(args[0], int):
         return f"({args[0]}) {args[1]}"
     return f"{type(err).__name__}: {err}"
