@@ -55,6 +55,7 @@ class Exporter:
         python: str = sys.executable,
         env: dict[str, str] | None = None,
         wait: bool = True,
+        cwd: str | None = None,
     ) -> None:
         self.port = free_port()
         self.host = "127.0.0.1"
@@ -76,6 +77,7 @@ class Exporter:
                 stdout=log,
                 stderr=log,
                 stdin=subprocess.DEVNULL,
+                cwd=cwd,
                 env=env if env is not None else {**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         self.pid = self.proc.pid
