@@ -31,7 +31,9 @@ _LEVELS = rb"TRACE|DEBUG|INFO|NOTE|NOTICE|WARN|WARNING|ERROR|FATAL|SEVERE"
 _LEVEL_BODY = (
     rb"[^\n]{0,%d}?(?:\b(" % LEVEL_WINDOW + _LEVELS + rb")\b|\[(Note|Warning|ERROR|Error)\])"
 )
-_LEVEL_LINE = re.compile(rb"\A" + _LEVEL_BODY)
+# Continuation lines (stack frames, "Caused by:", MariaDB's indented view dumps) carry no level
+# even when their text says ERROR.
+_LEVEL_LINE = re.compile(rb"\A(?![ \t]|Caused by:|Suppressed:)" + _LEVEL_BODY)
 
 
 def line_level(line: bytes) -> bytes | None:
