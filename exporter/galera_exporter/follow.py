@@ -71,6 +71,8 @@ class FollowStatus:
     rotations: int  # times the followed file was replaced or truncated
     truncated_lines: int  # lines longer than max_line_bytes, cut
     inotify: bool  # woken by inotify (else by polling)
+    offset: int  # bytes of the followed file read so far
+    checked: bool  # the follower has looked at the path at least once
 
 
 _IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
@@ -136,6 +138,7 @@ class LogFollower:
         self._error = ""
         self._rotations = 0
         self._truncated = 0
+        self._checked = False
 
         # Reader state: only the follower's thread touches these.
         self._file: Any = None  # the open file (io.FileIO)
@@ -183,6 +186,8 @@ class LogFollower:
                 rotations=self._rotations,
                 truncated_lines=self._truncated,
                 inotify=self._observer is not None,
+                offset=self._offset,
+                checked=self._checked,
             )
 
     # --- the thread ---------------------------------------------------------------------
@@ -242,6 +247,7 @@ class LogFollower:
                 self._set_error(err.strerror or type(err).__name__)
         with self._status_lock:
             self._present = path_stat is not None
+            self._checked = True
         if self._observer is not None and not os.path.isdir(self._watched_dir or ""):
             self._unwatch()  # the directory went away and the watch with it: poll until back
 
