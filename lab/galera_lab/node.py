@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -293,14 +294,28 @@ sst-log-archive-dir = {self.dir / "sst_log_archive"}
         self, timeout: float = 5.0
     ) -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
         """As root over the node's socket (unix_socket authentication, we run as OS root)."""
-        return pymysql.connect(
+        conn = pymysql.connect(
             unix_socket=str(self.socket),
             user="root",
             connect_timeout=timeout,
             read_timeout=timeout,
             write_timeout=timeout,
             autocommit=True,
+            defer_connect=True,
         )
+        # We open the socket ourselves: pymysql leaks it (ResourceWarning) when connecting to
+        # the socket of a stopped node fails, and the lab probes stopped nodes all the time.
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(self.socket))
+        except OSError as err:
+            sock.close()
+            raise pymysql.err.OperationalError(
+                2002, f"Can't connect to local server through socket '{self.socket}' ({err})"
+            ) from None
+        conn.connect(sock)
+        return conn
 
     def query(
         self, sql: str, timeout: float = 5.0, args: tuple[object, ...] | None = None

@@ -134,7 +134,7 @@ class Stack:
     def start(self) -> None:
         """Start whatever is not running yet (idempotent); the cluster must have a Primary."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        password = self._exporter_password()
+        password = self.exporter_password()
         self.ensure_exporter_user(password)
         for node in self.cluster.nodes:
             self._start_exporter(node, password)
@@ -153,7 +153,7 @@ class Stack:
         self.processes[name] = procs.spawn(name, args, self.dir / f"{name}.log")
         self._save()  # at once: a failing later step must not leave an untracked process
 
-    def _exporter_password(self) -> str:
+    def exporter_password(self) -> str:
         path = self.dir / "exporter-password"
         if path.exists():
             return path.read_text().strip()
