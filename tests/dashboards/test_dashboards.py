@@ -60,10 +60,13 @@ def test_committed_json_is_what_generate_py_writes() -> None:
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
 def test_dashboard_shape(name: str) -> None:
     dash = promql.load(DASHBOARDS[name])
-    assert dash["uid"] == {
-        "galera-cluster-overview.json": generate.OVERVIEW_UID,
-        "galera-node-detail.json": generate.NODE_UID,
-    }[name]
+    assert (
+        dash["uid"]
+        == {
+            "galera-cluster-overview.json": generate.OVERVIEW_UID,
+            "galera-node-detail.json": generate.NODE_UID,
+        }[name]
+    )
     assert re.fullmatch(r"[a-z0-9-]{1,40}", dash["uid"])
     assert "id" not in dash or dash["id"] is None, "a fixed id would clash on import"
     panels = list(promql.panels(dash))
@@ -223,3 +226,20 @@ def test_selector_scanner() -> None:
     assert found[0].has("cluster", ("=",), "$cluster")
     assert found[0].matchers[1] == ("x", "=~", "y|z")
     assert [s.name for s in promql.selectors('{__name__=~"a|b"}')] == [None]
+
+
+def test_provisioning_examples() -> None:
+    """The provider file loads the dashboards' folder; the data source example is Prometheus."""
+    prov = promql.DASHBOARD_DIR / "provisioning"
+    provider = yaml.safe_load((prov / "galera-dashboards.yml").read_text())
+    assert provider["apiVersion"] == 1
+    (entry,) = provider["providers"]
+    assert entry["type"] == "file" and entry["options"]["path"].startswith("/")
+    source = yaml.safe_load((prov / "prometheus-datasource.yml").read_text())
+    assert [d["type"] for d in source["datasources"]] == ["prometheus"]
+    doc = (promql.REPO / "docs" / "dashboards.md").read_text()
+    assert "galera-dashboards.yml" in doc
+    assert "### Where each guide scenario appears on the overview" in doc
+    for text, _color, _alert in generate.SCENARIOS.values():
+        if text != "Node joining (state transfer)" and not text.startswith("Unknown"):
+            assert text.split(":")[0] in doc, f"docs/dashboards.md does not show {text!r}"
