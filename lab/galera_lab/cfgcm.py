@@ -97,6 +97,8 @@ def _stop_keeping_forced_safe(node: Node) -> None:
     node.thaw()
     node.stop()
     if forced and node.grastate_fields().get("safe_to_bootstrap") != "1":
+        print(f"{node.name}: the shutdown wrote safe_to_bootstrap: 0; keeping the forced 1",
+              flush=True)
         node.set_safe_to_bootstrap(1)
 
 

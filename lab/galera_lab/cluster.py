@@ -36,6 +36,15 @@ def default_base_dir() -> Path:
     return Path("/var/tmp/galera-lab")  # noqa: S108 - a fixed, root-owned lab location
 
 
+def sst_port(address: str) -> int:
+    """A per-address SST port (14400 + last octet) instead of everyone's 4444.
+
+    Other sessions' nodes listen for SST on 0.0.0.0:4444 (mariabackup's socat ignores the
+    receive address unless told to bind), which blocks 127.0.0.x:4444 for us during their SSTs.
+    """
+    return 14400 + int(address.rsplit(".", 1)[1])
+
+
 @dataclass(frozen=True)
 class ClusterSpec:
     """How many nodes, from which loopback address upwards, and where their files live."""
@@ -100,7 +109,8 @@ class Cluster:
         addresses = spec.addresses()
         peers = tuple(f"{a}:4567" for a in addresses)
         self.nodes = [
-            Node(NodeSpec(f"node{i + 1}", a, spec.base_dir, peers, cluster_name=spec.cluster_name))
+            Node(NodeSpec(f"node{i + 1}", a, spec.base_dir, peers, cluster_name=spec.cluster_name,
+                          sst_port=sst_port(a)))
             for i, a in enumerate(addresses)
         ]
 

@@ -97,6 +97,10 @@ class Node:
         (self.dir / "tmp").mkdir(exist_ok=True)
         (self.dir / "sst_log_archive").mkdir(exist_ok=True)
         extra = "".join(f"{k} = {v}\n" for k, v in s.extra_mysqld.items())
+        # [sst] sockopt: mariabackup's joiner runs `socat TCP-LISTEN:<port>` on 0.0.0.0 whatever
+        # wsrep_sst_receive_address says, so two SSTs anywhere on the machine collide on the
+        # port ("Address already in use", joiner aborts). bind= keeps it on the node's address
+        # (and the donor's outgoing connection too).
         self.my_cnf.write_text(
             f"""[client]
 socket = {self.socket}
@@ -129,6 +133,7 @@ wsrep_provider_options = "gmcast.listen_addr=tcp://{s.address}:{s.gcomm_port};is
 wsrep_sst_auth = root:
 {extra}[sst]
 sst-log-archive-dir = {self.dir / "sst_log_archive"}
+sockopt = bind={s.address}
 """
         )
 

@@ -240,3 +240,16 @@ def test_reset_from_all_killed(lab: Lab, before: Before) -> None:
     before.lap("fault")
     lab.reset()
     assert_recovered(lab, before)
+
+
+def test_frozen_node(lab: Lab, before: Before) -> None:
+    """Not a guide scenario but a real failure: a hung mysqld (SIGSTOP) keeps its process."""
+    ok(lab.cli("freeze", "1"))
+    before.lap("fault")
+    # The exporter's status query times out: galera_up 0, file metrics still there.
+    expect(lab, 1, {"galera_up": 0, "galera_grastate_present": 1, "galera_gvwstate_present": 1})
+    for n in (2, 3):
+        expect(lab, n, {**HEALTHY, "galera_cluster_size": 2})
+    before.lap("metrics")
+    ok(lab.cli("thaw", "1"))  # it finds itself evicted and rejoins on its own
+    assert_recovered(lab, before)
