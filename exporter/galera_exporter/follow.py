@@ -179,8 +179,10 @@ class LogFollower:
 
     def status(self) -> FollowStatus:
         with self._status_lock:
+            # Before the thread's first look (a scrape right after start), look ourselves.
+            present = self._present if self._checked else os.path.exists(self.path)
             return FollowStatus(
-                present=self._present,
+                present=present,
                 following=self._file is not None,
                 error=self._error,
                 rotations=self._rotations,

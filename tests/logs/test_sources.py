@@ -1,0 +1,345 @@
+"""The backend_log and errorlog sources, read through a fresh registry as /metrics does."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from galera_exporter import config
+from galera_exporter.collectors import COLLECTOR_NAMES, build_sources
+from galera_exporter.collectors.backend_log import BackendLogSource
+from galera_exporter.collectors.base import Scrape, Source
+from galera_exporter.collectors.errorlog import ErrorLogSource
+from tests.logs.helpers import BACKENDLOG, ERRORLOG, append, registry_for, sample, wait_for
+
+READY = [r"SMTP Service started"]
+RESET = [r"SMTP Service handler hello name is"]
+
+
+def local(*fields: int) -> float:
+    return time.mktime((*fields, 0, 0, -1))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def closing() -> Iterator[list[Source]]:
+    sources: list[Source] = []
+    yield sources
+    for source in sources:
+        source.close()
+
+
+def success(registry: object, name: str) -> float | None:
+    return sample(registry, "galera_exporter_collector_success", {"collector": name})  # type: ignore[arg-type]
+
+
+# --- back-end log ------------------------------------------------------------------------------
+
+
+def test_backend_state_recovered_at_start_up(tmp_path: Path, closing: list[Source]) -> None:
+    log = tmp_path / "djigzo.log"
+    shutil.copy(BACKENDLOG / "djigzo-restart.log", log)
+    source = BackendLogSource(str(log), READY, RESET)
+    closing.append(source)
+    reg = registry_for(source)
+    wait_for(lambda: source.follower.status().offset == log.stat().st_size, "start-up recovery")
+    assert sample(reg, "galera_backend_ready") == 1.0
+    assert sample(reg, "galera_backend_ready_timestamp_seconds") == pytest.approx(
+        local(2026, 11, 27, 10, 4, 12) + 0.771
+    )
+    assert sample(reg, "galera_backend_reset_timestamp_seconds") == pytest.approx(
+        local(2026, 11, 27, 10, 4, 12) + 0.650
+    )
+    # what was there before start-up is state, not new lines
+    assert sample(reg, "galera_backend_log_lines_total") == 0
+    assert sample(reg, "galera_backend_log_errors_total") == 0
+    assert sample(reg, "galera_backend_ready_transitions_total") == 0
+    assert sample(reg, "galera_backend_log_present") == 1.0
+    assert success(reg, "backend_log") == 1.0
+
+
+def test_backend_live_lines(tmp_path: Path, closing: list[Source]) -> None:
+    log = tmp_path / "djigzo.log"
+    log.touch()
+    source = BackendLogSource(str(log), READY, RESET)
+    closing.append(source)
+    reg = registry_for(source)
+    wait_for(lambda: source.follower.status().following, "the follower to open the log")
+    assert sample(reg, "galera_backend_ready") == 0.0
+    assert sample(reg, "galera_backend_ready_timestamp_seconds") is None
+    append(log, (BACKENDLOG / "djigzo-restart.log").read_bytes())
+    wait_for(lambda: sample(reg, "galera_backend_log_lines_total") == 15, "15 lines counted")
+    assert sample(reg, "galera_backend_log_errors_total") == 2
+    # from not ready: reset (no change), ready, reset (a failed start), reset, ready
+    assert sample(reg, "galera_backend_ready_transitions_total") == 3
+    assert sample(reg, "galera_backend_ready") == 1.0
+    append(log, "2026-11-27 11:00:00,000 INFO  [S] SMTP Service handler hello name is: gw\n")
+    wait_for(lambda: sample(reg, "galera_backend_ready") == 0.0, "a restart to reset readiness")
+    assert sample(reg, "galera_backend_reset_timestamp_seconds") == local(2026, 11, 27, 11, 0, 0)
+
+
+@pytest.mark.parametrize("inotify", [True, False], ids=["inotify", "polling"])
+def test_readiness_is_visible_within_a_second(
+    tmp_path: Path, closing: list[Source], inotify: bool
+) -> None:
+    log = tmp_path / "djigzo.log"
+    append(log, "2026-11-27 10:00:00,000 INFO  [S] SMTP Service handler hello name is: gw\n")
+    source = BackendLogSource(str(log), READY, RESET, use_inotify=inotify)
+    closing.append(source)
+    reg = registry_for(source)
+    wait_for(lambda: source.follower.status().following, "the follower to open the log")
+    append(log, "2026-11-27 10:00:05,000 INFO  [S] SMTP Service started plain:10025//127.0.0.1\n")
+    took = wait_for(lambda: sample(reg, "galera_backend_ready") == 1.0, "readiness", timeout=1.0)
+    assert took < 1.0
+
+
+def test_backend_log_missing_is_not_an_error(tmp_path: Path, closing: list[Source]) -> None:
+    source = BackendLogSource(str(tmp_path / "absent.log"), READY, RESET)
+    closing.append(source)
+    reg = registry_for(source)
+    wait_for(lambda: source.follower.status().checked, "the follower's first look")
+    assert sample(reg, "galera_backend_log_present") == 0.0
+    assert sample(reg, "galera_backend_ready") == 0.0
+    assert success(reg, "backend_log") == 1.0
+
+
+def test_unreadable_log_fails_the_collector_but_keeps_its_metrics(
+    tmp_path: Path, closing: list[Source]
+) -> None:
+    log = tmp_path / "djigzo.log"
+    log.mkdir()  # a directory where the log should be: open() fails (EISDIR) even for root
+    source = BackendLogSource(str(log), READY, RESET)
+    closing.append(source)
+    reg = registry_for(source)
+    wait_for(lambda: source.follower.status().error != "", "the follower to report the error")
+    assert success(reg, "backend_log") == 0.0
+    assert sample(reg, "galera_backend_log_present") == 1.0
+    assert sample(reg, "galera_backend_ready") == 0.0
+
+
+def test_concurrent_scrapes_while_lines_are_written(tmp_path: Path, closing: list[Source]) -> None:
+    log = tmp_path / "djigzo.log"
+    log.touch()
+    source = BackendLogSource(str(log), READY, RESET)
+    closing.append(source)
+    wait_for(lambda: source.follower.status().following, "the follower to open the log")
+    total = 20_000
+    done = threading.Event()
+    problems: list[str] = []
+    scrapes = [0]
+
+    def write() -> None:
+        with log.open("ab", buffering=0) as out:
+            for i in range(total):
+                kind = ("SMTP Service handler hello name is: gw", "SMTP Service started")[
+                    (i // 10) % 2
+                ]
+                text = kind if i % 10 == 0 else "noise"
+                level = "ERROR" if i % 3 == 0 else "INFO "
+                out.write(f"2026-11-27 10:00:00,000 {level} [S] {text} {i}\n".encode())
+        done.set()
+
+    def scrape() -> None:
+        last = -1.0
+        reg = registry_for(source)
+        while not done.is_set() or last < total:
+            lines = sample(reg, "galera_backend_log_lines_total") or 0.0
+            ready = sample(reg, "galera_backend_ready")
+            scrapes[0] += 1
+            if lines < last:
+                problems.append(f"lines went back from {last} to {lines}")
+            if ready not in (0.0, 1.0):
+                problems.append(f"ready was {ready}")
+            last = lines
+
+    readers = [threading.Thread(target=scrape) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    write()
+    for reader in readers:
+        reader.join(timeout=30)
+    print(f"{scrapes[0]} scrapes while {total} lines were written")
+    assert not problems
+    reg = registry_for(source)
+    assert sample(reg, "galera_backend_log_lines_total") == total
+    assert sample(reg, "galera_backend_log_errors_total") == len(range(0, total, 3))
+    # markers at every 10th line alternate reset (i % 20 == 0) and ready (i % 20 == 10)
+    assert sample(reg, "galera_backend_ready_transitions_total") == 2 * (total // 20) - 1
+    assert sample(reg, "galera_backend_ready") == 1.0
+
+
+# --- mysqld error log ---------------------------------------------------------------------------
+
+
+def test_errorlog_from_the_flag(tmp_path: Path, closing: list[Source]) -> None:
+    log = tmp_path / "error.log"
+    shutil.copy(ERRORLOG / "capture-node61-error.log", log)
+    source = ErrorLogSource(str(log))
+    closing.append(source)
+    reg = registry_for(source)
+    assert source.follower is None  # started by the first scrape, not before
+    assert sample(reg, "galera_errorlog_present") == 1.0
+    assert source.follower is not None
+    wait_for(lambda: sample(reg, "galera_recovered_seqno") is not None, "the recovered position")
+    # the last of the two --wsrep-recover runs in that capture
+    assert sample(reg, "galera_recovered_seqno") == 6
+    uuid = "4e301b5d-ea4a-11f1-b08c-bf19b5714d34"
+    assert sample(reg, "galera_recovered_position_info", {"uuid": uuid}) == 1.0
+    assert sample(reg, "galera_recovered_position_timestamp_seconds") == local(
+        2026, 11, 27, 10, 7, 11
+    )
+    assert sample(reg, "galera_errorlog_file_info", {"path": str(log)}) == 1.0
+    assert sample(reg, "galera_errorlog_present") == 1.0
+    # events before start-up are not new events
+    for event in ("unsafe_bootstrap_refused", "sst_failed", "synced", "shutdown", "aborted"):
+        assert sample(reg, "galera_errorlog_events_total", {"event": event}) == 0.0
+
+    refusal = (ERRORLOG / "unsafe-bootstrap-refused.log").read_bytes()
+    append(log, refusal)
+    wait_for(
+        lambda: sample(reg, "galera_errorlog_lines_total") == refusal.count(b"\n"),
+        "the refused bootstrap to be read",
+    )
+    assert sample(reg, "galera_errorlog_events_total", {"event": "unsafe_bootstrap_refused"}) == 1
+    assert sample(reg, "galera_errorlog_events_total", {"event": "aborted"}) == 1
+    assert sample(reg, "galera_errorlog_errors_total") == refusal.count(b"[ERROR]")
+
+    append(log, (ERRORLOG / "wsrep-recover-node2.log").read_bytes())
+    wait_for(lambda: sample(reg, "galera_recovered_seqno") == 29, "the new recovered position")
+    assert sample(reg, "galera_recovered_position_info", {"uuid": uuid}) is None
+    uuid2 = "125a32e7-ea40-11f1-8844-577ec5e07595"
+    assert sample(reg, "galera_recovered_position_info", {"uuid": uuid2}) == 1.0
+    assert success(reg, "errorlog") == 1.0
+
+
+class FakeWsrep:
+    """Stands in for the wsrep source: leaves log_error/datadir facts like a live server."""
+
+    name = "wsrep"
+
+    def __init__(self, log_error: str | None, datadir: str) -> None:
+        self.log_error = log_error
+        self.datadir = datadir
+
+    def collect(self, scrape: Scrape) -> Iterable[Metric]:
+        if self.log_error is not None:  # None: mysqld down, no facts
+            scrape.facts["log_error"] = self.log_error
+            scrape.facts["datadir"] = self.datadir
+        yield GaugeMetricFamily("galera_up", "fake", value=1.0 if self.log_error is not None else 0)
+
+    def close(self) -> None:
+        pass
+
+
+def test_errorlog_from_log_error_started_once_and_kept(
+    tmp_path: Path, closing: list[Source]
+) -> None:
+    datadir = tmp_path / "data"
+    datadir.mkdir()
+    shutil.copy(ERRORLOG / "run1-node1-error.log", datadir / "node1.err")
+    wsrep = FakeWsrep(None, str(datadir))
+    source = ErrorLogSource("", default_datadir="/nonexistent")
+    closing.append(source)
+    reg = registry_for(wsrep, source)
+
+    # mysqld down and no flag: the path is unknown, nothing is followed yet
+    assert sample(reg, "galera_errorlog_present") == 0.0
+    assert source.follower is None
+
+    wsrep.log_error = "./node1.err"  # relative to the datadir, as MariaDB reports it
+    assert sample(reg, "galera_errorlog_present") == 1.0
+    follower = source.follower
+    assert follower is not None and follower.path == str(datadir / "node1.err")
+    for _ in range(5):
+        sample(reg, "galera_errorlog_lines_total")
+    assert source.follower is follower  # not restarted per scrape
+    size = (datadir / "node1.err").stat().st_size
+    wait_for(lambda: follower.status().offset == size, "start-up recovery to reach the end")
+
+    wsrep.log_error = None  # mysqld stops: its log matters most now, keep following
+    append(datadir / "node1.err", (ERRORLOG / "unsafe-bootstrap-refused.log").read_bytes())
+    wait_for(
+        lambda: (
+            sample(reg, "galera_errorlog_events_total", {"event": "unsafe_bootstrap_refused"}) == 1
+        ),
+        "the refusal to be counted while mysqld is down",
+    )
+    assert source.follower is follower
+
+    shutil.copy(ERRORLOG / "capture-node61-error.log", datadir / "other.err")
+    wsrep.log_error = str(datadir / "other.err")  # log_error changed: follow the new file
+    assert sample(reg, "galera_errorlog_file_info", {"path": str(datadir / "other.err")}) == 1.0
+    assert source.follower is not follower
+    assert follower._thread is not None and not follower._thread.is_alive()
+    wait_for(lambda: sample(reg, "galera_recovered_seqno") == 6, "the position in the new file")
+
+
+def test_errorlog_stderr_means_no_file(closing: list[Source]) -> None:
+    source = ErrorLogSource("")
+    closing.append(source)
+    reg = registry_for(FakeWsrep("", "/var/lib/mysql"), source)
+    assert sample(reg, "galera_errorlog_present") == 0.0
+    assert source.follower is None
+    assert success(reg, "errorlog") == 1.0
+
+
+def test_help_names_the_source(tmp_path: Path, closing: list[Source]) -> None:
+    log = tmp_path / "djigzo.log"
+    log.touch()
+    source = BackendLogSource(str(log), READY, RESET)
+    closing.append(source)
+    for family in source.collect(Scrape(deadline=time.monotonic() + 5)):
+        assert "log" in family.documentation, family.name
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+
+def test_flags_build_both_sources(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config.file", dest="config_file", default=None)
+    config.add_flags(parser)
+    log = tmp_path / "b.log"
+    args = parser.parse_args(
+        [
+            f"--backend.log-file={log}",
+            "--backend.ready-pattern=ready one",
+            "--backend.ready-pattern=ready two",
+            "--backend.reset-pattern=Starting",
+            "--backend.reset-pattern=Stopping",
+            "--backend.backlog-bytes=4096",
+            f"--mysqld.error-log-file={tmp_path / 'e.log'}",
+            "--mysqld.error-log-backlog-bytes=8192",
+        ]
+    )
+    cfg = config.load(args, COLLECTOR_NAMES, env={})
+    assert cfg.backend.reset_patterns == ["Starting", "Stopping"]
+    assert cfg.backend.ready_patterns == ["ready one", "ready two"]
+    sources = build_sources(cfg)
+    try:
+        by_name = {s.name: s for s in sources}
+        backend = by_name["backend_log"]
+        errorlog = by_name["errorlog"]
+        assert isinstance(backend, BackendLogSource) and backend.path == str(log)
+        assert backend.follower._backlog_bytes == 4096
+        assert isinstance(errorlog, ErrorLogSource) and errorlog._backlog_bytes == 8192
+    finally:
+        for source in sources:
+            source.close()
+
+
+def test_defaults() -> None:
+    cfg = config.load(argparse.Namespace(), COLLECTOR_NAMES, env={})
+    assert cfg.backend.log_file == "/var/log/djigzo.log"
+    assert cfg.backend.ready_patterns == ["SMTP Service started"]
+    assert cfg.backend.reset_patterns == ["SMTP Service handler hello name is"]
+    assert cfg.backend.backlog_bytes == 64 * 1024 * 1024
+    assert cfg.mysqld.error_log_file == ""
+    assert {"backend_log", "errorlog"} <= set(COLLECTOR_NAMES)
