@@ -1,0 +1,1128 @@
+"""Every failure scenario of the recovery guide as promtool test cases (rules/tests/*.yml).
+
+Each case is a timeline of node states taken from the real lab (shared/reference/galera-lab.md)
+and checks at chosen times: which alerts fire with which labels and description, and that
+every other alert stays silent ("quiet") then. Run `pytest tests/rules --update-golden` to
+rewrite rules/tests/*.yml from here; test_rules.py fails if the files and this module differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.rules.series import (
+    ZERO_UUID,
+    Crashed,
+    Node,
+    State,
+    Stopped,
+    TargetDown,
+    Up,
+    isolated,
+    timeline,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+RULES = REPO / "rules"
+NODES = ("node1", "node2", "node3")
+ALL = ("node1", "node2", "node3")
+
+
+def s(text: str) -> int:
+    """'6m30s' -> 390, '24h20m' -> 87600."""
+    total, number = 0, ""
+    units = {"h": 3600, "m": 60, "s": 1}
+    for char in text:
+        if char.isdigit():
+            number += char
+        else:
+            total += int(number) * units[char]
+            number = ""
+    return total
+
+
+@dataclass
+class Check:
+    at: str
+    firing: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
+    quiet: bool = True  # every alert not in `firing` must be silent at `at`
+
+
+@dataclass
+class Case:
+    name: str
+    phases: list[tuple[str, dict[str, State]]]
+    end: str
+    checks: list[Check]
+    clusters: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"prod": NODES})
+    target_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def fire(alert: str, description: str, **labels: str) -> tuple[str, dict[str, str], str]:
+    return alert, labels, description
+
+
+def prod(**states: State) -> dict[str, State]:
+    return {f"prod/{name}": state for name, state in states.items()}
+
+
+def every(state: State, cluster: str = "prod") -> dict[str, State]:
+    return {f"{cluster}/{name}": state for name in NODES}
+
+
+HEALTHY = every(Up())
+
+
+def restarted(conf_id: int) -> dict[str, State]:
+    return every(Up(conf_id=conf_id))
+
+
+# ----------------------------------------------------------------- expected descriptions
+def crashed_text(node: str, size: int, expected: int = 3, cluster: str = "prod") -> str:
+    return (
+        f"mysqld on {node} (cluster {cluster}) is down and its gvwstate.dat is still there, so it "
+        f"was not stopped cleanly (crash, kill, power loss). The cluster is still Primary with "
+        f"{size} of {expected} members. Restart {node} with `sudo cfg-cm-cluster --restart-node`; "
+        f"it rejoins by itself."
+    )
+
+
+def stopped_text(node: str, seqno: int, cluster: str = "prod") -> str:
+    return (
+        f"mysqld on {node} (cluster {cluster}) was shut down cleanly (gvwstate.dat removed, "
+        f"grastate.dat seqno {seqno}) and has been down for 10 minutes; the cluster is still "
+        f"Primary without it. When the maintenance is over, restart it with "
+        f"`sudo cfg-cm-cluster --restart-node`."
+    )
+
+
+def quorum_text(survivor: str, down: str, cluster: str = "prod") -> str:
+    return (
+        f"Cluster {cluster} has no Primary component: {survivor} is up but non-Primary and "
+        f"refuses queries (ERROR 1047), and {down} are down. First make sure those nodes are "
+        f"really down and not just cut off by the network (else you create a split brain). Then "
+        f"on {survivor} run `sudo cfg-cm-cluster --force-safe-to-bootstrap` and `sudo "
+        f"cfg-cm-cluster --bootstrap-node`, and restart the others with `sudo cfg-cm-cluster "
+        f"--restart-node`."
+    )
+
+
+def cluster_stopped_text(node: str, seqno: int, cluster: str = "prod") -> str:
+    return (
+        f"Every node of cluster {cluster} is down. {node} left the cluster last "
+        f"(safe_to_bootstrap 1, seqno {seqno}): bootstrap it with `sudo cfg-cm-cluster "
+        f"--bootstrap-node` on {node}, then start the others with `sudo cfg-cm-cluster "
+        f"--restart-node`. Do not bootstrap any other node: it may miss the last updates."
+    )
+
+
+def cluster_crashed_text(candidate: str, cluster: str = "prod") -> str:
+    return (
+        f"Every node of cluster {cluster} is down and none has safe_to_bootstrap 1 (crash or "
+        f"power loss). Start all nodes with `sudo cfg-cm-cluster --restart-node`: pc.recovery "
+        f"usually re-forms the cluster by itself. If it does not, {candidate} with `sudo "
+        f"cfg-cm-cluster --force-safe-to-bootstrap` and `sudo cfg-cm-cluster --bootstrap-node`, "
+        f"then restart the others."
+    )
+
+
+def isolated_text(node: str, peers: str, cluster: str = "prod") -> str:
+    return (
+        f"{node} is up but non-Primary while {peers} still form the Primary component of "
+        f"cluster {cluster}: it cannot reach them and refuses queries. Fix the network between "
+        f"{node} and its peers (gcomm port 4567); it rejoins by itself. Do NOT bootstrap {node}: "
+        f"that creates a split brain."
+    )
+
+
+# ------------------------------------------------------------------------------ cases
+CASES: dict[str, list[Case]] = {}
+
+CASES["healthy"] = [
+    Case(
+        "healthy 3-node cluster: nothing fires",
+        [("0s", HEALTHY)],
+        "2h",
+        [Check("10m"), Check("1h"), Check("2h")],
+    ),
+    Case(
+        "2 nodes + 1 declared arbitrator (galera_arbitrators target label): size 3 is healthy",
+        [
+            (
+                "0s",
+                {
+                    "prod/node1": Up(members=("node1", "node2"), size=3),
+                    "prod/node2": Up(members=("node1", "node2"), size=3),
+                },
+            )
+        ],
+        "1h",
+        [Check("30m"), Check("1h")],
+        clusters={"prod": ("node1", "node2")},
+        target_labels={"prod": {"galera_arbitrators": "1"}},
+    ),
+    Case(
+        "declared arbitrator (garbd) goes away: size 2 of 3 -> GaleraClusterSizeMismatch",
+        [
+            (
+                "0s",
+                {
+                    "prod/node1": Up(members=("node1", "node2"), size=3),
+                    "prod/node2": Up(members=("node1", "node2"), size=3),
+                },
+            ),
+            (
+                "10m",
+                {
+                    "prod/node1": Up(members=("node1", "node2"), size=2, conf_id=4),
+                    "prod/node2": Up(members=("node1", "node2"), size=2, conf_id=4),
+                },
+            ),
+            (
+                "30m",
+                {
+                    "prod/node1": Up(members=("node1", "node2"), size=3, conf_id=5),
+                    "prod/node2": Up(members=("node1", "node2"), size=3, conf_id=5),
+                },
+            ),
+        ],
+        "40m",
+        [
+            Check("19m45s"),
+            Check(
+                "20m15s",
+                [
+                    fire(
+                        "GaleraClusterSizeMismatch",
+                        "The Primary component of cluster prod has 2 members but 3 are configured "
+                        "(monitored nodes plus the galera_arbitrators target label) although every "
+                        "monitored node is in it: an arbitrator (garbd) is down, or a member is "
+                        "not "
+                        "monitored or not declared.",
+                        cluster="prod",
+                    )
+                ],
+            ),
+            Check("30m15s"),
+        ],
+        clusters={"prod": ("node1", "node2")},
+        target_labels={"prod": {"galera_arbitrators": "1"}},
+    ),
+    Case(
+        "undeclared arbitrator: 2 monitored nodes report size 3 -> GaleraClusterSizeMismatch",
+        [
+            (
+                "0s",
+                {
+                    "prod/node1": Up(members=("node1", "node2"), size=3),
+                    "prod/node2": Up(members=("node1", "node2"), size=3),
+                },
+            )
+        ],
+        "20m",
+        [
+            Check("9m45s"),
+            Check(
+                "10m15s",
+                [
+                    fire(
+                        "GaleraClusterSizeMismatch",
+                        "The Primary component of cluster prod has 3 members but 2 are configured "
+                        "(monitored nodes plus the galera_arbitrators target label) although every "
+                        "monitored node is in it: an arbitrator (garbd) is down, or a member is "
+                        "not "
+                        "monitored or not declared.",
+                        cluster="prod",
+                    )
+                ],
+            ),
+        ],
+        clusters={"prod": ("node1", "node2")},
+    ),
+]
+
+TWO = ("node1", "node2")
+CASES["node-down"] = [
+    Case(
+        "b: one node stopped gracefully -> GaleraNodeStopped (info), never GaleraNodeCrashed",
+        [
+            ("0s", HEALTHY),
+            ("5m", {**every(Up(members=TWO, conf_id=4)), "prod/node3": Stopped(seqno=11)}),
+            ("25m", restarted(5)),
+        ],
+        "35m",
+        [
+            Check("6m30s"),
+            Check("14m45s"),
+            Check(
+                "15m15s",
+                [
+                    fire(
+                        "GaleraNodeStopped",
+                        stopped_text("node3", 11),
+                        cluster="prod",
+                        instance="node3",
+                    )
+                ],
+            ),
+            Check("25m15s"),
+        ],
+    ),
+    Case(
+        "e: one node killed -> GaleraNodeCrashed; a long SST while rejoining is not a crash",
+        [
+            ("0s", HEALTHY),
+            # The survivors still show the old 3-member view for one scrape (~4.5 s in the lab).
+            ("5m", {"prod/node3": Crashed()}),
+            ("5m15s", {**every(Up(members=TWO, conf_id=4)), "prod/node3": Crashed()}),
+            # Restarted with an SST: it refuses connections but is counted in the cluster size.
+            ("15m", {**every(Up(conf_id=5)), "prod/node3": Crashed()}),
+            ("40m", restarted(5)),
+        ],
+        "45m",
+        [
+            Check("6m"),
+            Check(
+                "6m30s",
+                [
+                    fire(
+                        "GaleraNodeCrashed",
+                        crashed_text("node3", 2),
+                        cluster="prod",
+                        instance="node3",
+                    )
+                ],
+            ),
+            Check(
+                "14m45s",
+                [
+                    fire(
+                        "GaleraNodeCrashed",
+                        crashed_text("node3", 2),
+                        cluster="prod",
+                        instance="node3",
+                    )
+                ],
+            ),
+            Check("15m15s"),
+            Check("39m45s"),
+            Check("40m15s"),
+        ],
+    ),
+    Case(
+        "c: two nodes stopped gracefully -> GaleraClusterSingleNode on the survivor + "
+        "GaleraNodeStopped for each; no crash, no quorum alert",
+        [
+            ("0s", HEALTHY),
+            ("5m", {**every(Up(members=TWO, conf_id=4)), "prod/node3": Stopped(seqno=11)}),
+            (
+                "6m",
+                {
+                    "prod/node1": Up(members=("node1",), conf_id=5, safe=1),
+                    "prod/node2": Stopped(seqno=14),
+                },
+            ),
+            ("20m", restarted(7)),
+        ],
+        "30m",
+        [
+            Check("10m45s"),
+            Check(
+                "11m15s",
+                [
+                    fire(
+                        "GaleraClusterSingleNode",
+                        "Cluster prod runs on node1 alone: it is still Primary and writable, but "
+                        "one "
+                        "more failure takes the cluster down. Not in the cluster: node2 (stopped), "
+                        "node3 "
+                        "(stopped). Restart them one at a time with `sudo cfg-cm-cluster "
+                        "--restart-node`; do not bootstrap anything.",
+                        cluster="prod",
+                        instance="node1",
+                    )
+                ],
+                quiet=False,
+            ),
+            Check(
+                "16m15s",
+                [
+                    fire(
+                        "GaleraClusterSingleNode",
+                        "Cluster prod runs on node1 alone: it is still Primary and writable, but "
+                        "one more failure takes the cluster down. Not in the cluster: node2 "
+                        "(stopped), node3 (stopped). Restart them one at a time with `sudo "
+                        "cfg-cm-cluster --restart-node`; do not bootstrap anything.",
+                        cluster="prod",
+                        instance="node1",
+                    ),
+                    fire(
+                        "GaleraNodeStopped",
+                        stopped_text("node2", 14),
+                        cluster="prod",
+                        instance="node2",
+                    ),
+                    fire(
+                        "GaleraNodeStopped",
+                        stopped_text("node3", 11),
+                        cluster="prod",
+                        instance="node3",
+                    ),
+                ],
+            ),
+            Check("20m15s"),
+        ],
+    ),
+    Case(
+        "host of one node down (exporter unreachable) -> GaleraExporterDown only",
+        [
+            ("0s", HEALTHY),
+            (
+                "5m",
+                {**every(Up(members=("node1", "node3"), conf_id=4)), "prod/node2": TargetDown()},
+            ),
+            ("20m", restarted(5)),
+        ],
+        "25m",
+        [
+            Check("9m45s"),
+            Check(
+                "10m15s",
+                [
+                    fire(
+                        "GaleraExporterDown",
+                        "Prometheus cannot scrape the galera exporter node2 (cluster prod); this "
+                        "node's "
+                        "state is unknown and none of its alerts can fire. Check the host and the "
+                        "galera-exporter service on it.",
+                        cluster="prod",
+                        instance="node2",
+                    )
+                ],
+            ),
+            Check("20m15s"),
+        ],
+    ),
+]
+
+CASES["cluster-down"] = [
+    Case(
+        "d: all stopped gracefully (1, 2, 3) -> GaleraClusterStopped names node3 (safe 1)",
+        [
+            ("0s", HEALTHY),
+            (
+                "5m",
+                {
+                    **every(Up(members=("node2", "node3"), conf_id=4)),
+                    "prod/node1": Stopped(seqno=18),
+                },
+            ),
+            (
+                "5m15s",
+                {
+                    "prod/node2": Stopped(seqno=20),
+                    "prod/node3": Up(members=("node3",), conf_id=5, safe=1),
+                },
+            ),
+            ("5m30s", {"prod/node3": Stopped(seqno=22, safe=1)}),
+            # The runbook step: --bootstrap-node on node3, then --restart-node on the others.
+            ("10m", {"prod/node3": Up(members=("node3",), conf_id=1, safe=1)}),
+            ("11m", restarted(3)),
+        ],
+        "15m",
+        [
+            Check("6m15s"),
+            Check(
+                "6m45s",
+                [
+                    fire(
+                        "GaleraClusterStopped",
+                        cluster_stopped_text("node3", 22),
+                        cluster="prod",
+                        instance="node3",
+                    )
+                ],
+            ),
+            Check("10m15s"),
+            Check("11m15s"),
+        ],
+    ),
+    Case(
+        "g: all killed -> GaleraClusterCrashed; names the highest recovered seqno once known",
+        [
+            ("0s", HEALTHY),
+            ("5m", every(Crashed())),
+            # Someone ran `mariadbd --wsrep-recover` on each node (the exporter reads the
+            # 'Recovered position' line from the error log).
+            (
+                "8m",
+                {
+                    "prod/node1": Crashed(recovered=41),
+                    "prod/node2": Crashed(recovered=43),
+                    "prod/node3": Crashed(recovered=42),
+                },
+            ),
+            # The runbook step: force + bootstrap node2, the others still down for a while.
+            ("10m", {"prod/node2": Up(members=("node2",), conf_id=1, safe=1, last_committed=43)}),
+            ("12m", restarted(3)),
+        ],
+        "15m",
+        [
+            Check("5m45s"),
+            Check(
+                "6m15s",
+                [
+                    fire(
+                        "GaleraClusterCrashed",
+                        cluster_crashed_text(
+                            "run `mariadbd --wsrep-recover` on every node and bootstrap the one "
+                            "with "
+                            "the highest recovered seqno"
+                        ),
+                        cluster="prod",
+                    )
+                ],
+            ),
+            Check(
+                "8m15s",
+                [
+                    fire(
+                        "GaleraClusterCrashed",
+                        cluster_crashed_text(
+                            "bootstrap node2, which has the highest known seqno (43),"
+                        ),
+                        cluster="prod",
+                    )
+                ],
+            ),
+            Check("10m15s"),
+            Check(
+                "11m15s",
+                [
+                    fire(
+                        "GaleraNodeCrashed",
+                        crashed_text("node1", 1),
+                        cluster="prod",
+                        instance="node1",
+                    ),
+                    fire(
+                        "GaleraNodeCrashed",
+                        crashed_text("node3", 1),
+                        cluster="prod",
+                        instance="node3",
+                    ),
+                ],
+            ),
+            Check("12m15s"),
+        ],
+    ),
+    Case(
+        "f: two killed, survivor non-Primary -> GaleraQuorumLost names node1; not isolated",
+        [
+            ("0s", HEALTHY),
+            ("5m", {"prod/node2": Crashed(), "prod/node3": Crashed()}),
+            ("5m15s", {"prod/node1": isolated("node1", last_committed=29)}),
+            # The runbook step: pc.bootstrap=YES / --bootstrap-node on node1.
+            ("10m", {"prod/node1": Up(members=("node1",), conf_id=1, safe=1, last_committed=29)}),
+            ("12m", restarted(3)),
+        ],
+        "15m",
+        [
+            Check("6m"),
+            Check(
+                "6m30s",
+                [
+                    fire(
+                        "GaleraQuorumLost",
+                        quorum_text("node1", "node2 (crashed), node3 (crashed)"),
+                        cluster="prod",
+                        instance="node1",
+                    )
+                ],
+            ),
+            Check("10m15s"),
+            Check(
+                "11m15s",
+                [
+                    fire(
+                        "GaleraNodeCrashed",
+                        crashed_text("node2", 1),
+                        cluster="prod",
+                        instance="node2",
+                    ),
+                    fire(
+                        "GaleraNodeCrashed",
+                        crashed_text("node3", 1),
+                        cluster="prod",
+                        instance="node3",
+                    ),
+                ],
+            ),
+            Check("12m15s"),
+        ],
+    ),
+    Case(
+        "f with the dead nodes' hosts gone (exporters unreachable) -> still GaleraQuorumLost",
+        [
+            ("0s", HEALTHY),
+            ("5m", {"prod/node2": TargetDown(), "prod/node3": TargetDown()}),
+            ("5m15s", {"prod/node1": isolated("node1", last_committed=29)}),
+        ],
+        "8m",
+        [
+            Check("6m"),
+            Check(
+                "6m30s",
+                [
+                    fire(
+                        "GaleraQuorumLost",
+                        quorum_text("node1", "node2 (unknown), node3 (unknown)"),
+                        cluster="prod",
+                        instance="node1",
+                    )
+                ],
+            ),
+        ],
+    ),
+]
+
+CASES["network"] = [
+    Case(
+        "h: one node isolated -> GaleraNodeIsolated on node3; never GaleraQuorumLost",
+        [
+            ("0s", HEALTHY),
+            (
+                "5m",
+                {
+                    **every(Up(members=TWO, conf_id=1)),
+                    "prod/node3": isolated("node3", last_committed=25),
+                },
+            ),
+            ("10m", restarted(2)),
+        ],
+        "15m",
+        [
+            Check("5m45s"),
+            Check(
+                "6m15s",
+                [
+                    fire(
+                        "GaleraNodeIsolated",
+                        isolated_text("node3", "node1, node2"),
+                        cluster="prod",
+                        instance="node3",
+                    )
+                ],
+            ),
+            Check(
+                "9m45s",
+                [
+                    fire(
+                        "GaleraNodeIsolated",
+                        isolated_text("node3", "node1, node2"),
+                        cluster="prod",
+                        instance="node3",
+                    )
+                ],
+            ),
+            Check("10m15s"),
+        ],
+    ),
+    Case(
+        "i: all nodes isolated -> GaleraClusterPartitioned; no quorum-lost, no isolated",
+        [
+            ("0s", HEALTHY),
+            (
+                "5m",
+                {
+                    "prod/node1": isolated("node1", last_committed=10),
+                    "prod/node2": isolated("node2", last_committed=12),
+                    "prod/node3": isolated("node3", last_committed=11),
+                },
+            ),
+            ("10m", restarted(4)),
+        ],
+        "15m",
+        [
+            Check("5m45s"),
+            Check(
+                "6m15s",
+                [
+                    fire(
+                        "GaleraClusterPartitioned",
+                        "All 3 nodes of cluster prod are up but non-Primary: they cannot reach "
+                        "each "
+                        "other and refuse queries. Restore the network between the nodes; the "
+                        "cluster "
+                        "re-forms by itself within seconds. Only if it does not once the network "
+                        "works, "
+                        "bootstrap exactly one node, the one with the highest last_committed "
+                        "(node2), "
+                        "with `sudo cfg-cm-cluster --force-safe-to-bootstrap` and `sudo "
+                        "cfg-cm-cluster "
+                        "--bootstrap-node`.",
+                        cluster="prod",
+                    )
+                ],
+            ),
+            Check("10m15s"),
+        ],
+    ),
+    Case(
+        "a node rejoining: for one scrape its peers still show the old member list "
+        "(two distinct lists) -> no GaleraSplitBrain, and later no GaleraSplitBrainHealed",
+        [
+            ("0s", {**every(Up(members=TWO, conf_id=4)), "prod/node3": Stopped(seqno=11)}),
+            ("5m", {"prod/node3": Up(conf_id=5)}),
+            ("5m15s", restarted(5)),
+        ],
+        "40m",
+        [Check("5m"), Check("6m"), Check("10m"), Check("40m")],
+    ),
+]
+
+SPLIT: dict[str, State] = {
+    "prod/node1": Up(members=TWO, conf_id=4, last_committed=26),
+    "prod/node2": Up(members=TWO, conf_id=4, last_committed=27),
+    "prod/node3": Up(members=("node3",), conf_id=4, safe=1, last_committed=25),
+}
+SPLIT_TEXT = (
+    "Cluster prod has 2 Primary components that each accept writes, so their data is "
+    "diverging now. Sides: node1 in [127.0.0.11:3306,127.0.0.12:3306]; node2 in "
+    "[127.0.0.11:3306,127.0.0.12:3306]; node3 in [127.0.0.13:3306]. Stop writes, keep one "
+    "side, stop mysqld on the nodes of the other side(s), and rejoin them with a full SST (a "
+    "rejoin by IST keeps their divergent rows)."
+)
+HEALED_TEXT = (
+    "Cluster prod had more than one Primary component in the last 24 hours and now has at most "
+    "one. Nodes that rejoined by IST look healthy but may hold different rows. Compare table "
+    "checksums on every node before trusting the data; this alert stays for 24 hours after the "
+    "split unless silenced."
+)
+CASES["split-brain"] = [
+    Case(
+        "j: node3 isolated then pc.bootstrap=YES on it -> GaleraSplitBrain (same uuid and "
+        "conf_id on both sides); forced rejoin -> GaleraSplitBrainHealed for 24 h",
+        [
+            ("0s", HEALTHY),
+            (
+                "5m",
+                {
+                    **every(Up(members=TWO, conf_id=4)),
+                    "prod/node3": isolated("node3", last_committed=25),
+                },
+            ),
+            ("6m", SPLIT),
+            ("20m", restarted(5)),
+        ],
+        "24h40m",
+        [
+            Check("6m"),
+            Check("7m", [fire("GaleraSplitBrain", SPLIT_TEXT, cluster="prod")]),
+            Check("19m", [fire("GaleraSplitBrain", SPLIT_TEXT, cluster="prod")]),
+            Check("24m"),
+            Check("25m", [fire("GaleraSplitBrainHealed", HEALED_TEXT, cluster="prod")]),
+            Check("23h", [fire("GaleraSplitBrainHealed", HEALED_TEXT, cluster="prod")]),
+            Check("24h30m"),
+        ],
+    ),
+]
+
+CASES["history-reset"] = [
+    Case(
+        "g then a plain restart of all: pc.recovery re-forms the cluster with the zero UUID "
+        "-> GaleraClusterHistoryReset",
+        [
+            ("0s", HEALTHY),
+            ("5m", every(Crashed())),
+            (
+                "7m",
+                {
+                    f"prod/node{i}": Up(
+                        conf_id=0, uuid=ZERO_UUID, local_uuid="", last_committed=i - 1
+                    )
+                    for i in (1, 2, 3)
+                },
+            ),
+            ("30m", restarted(3)),
+        ],
+        "35m",
+        [
+            Check("11m45s"),
+            Check(
+                "12m15s",
+                [
+                    fire(
+                        "GaleraClusterHistoryReset",
+                        "3 node(s) of cluster prod report cluster UUID "
+                        "00000000-0000-0000-0000-000000000000: the cluster was re-formed without "
+                        "its "
+                        "history (typically a plain restart after all nodes crashed), seqnos "
+                        "restarted at "
+                        "0 and grastate.dat no longer tells which node is newest. Do not choose a "
+                        "node to "
+                        "bootstrap from grastate.dat seqnos; re-bootstrap deliberately when "
+                        "convenient.",
+                        cluster="prod",
+                    )
+                ],
+            ),
+            Check("30m15s"),
+        ],
+    ),
+]
+
+NOT_READY = Up(state="Joining", ready=0)
+CASES["node-health"] = [
+    Case(
+        "joiner stuck in the Primary component, not ready -> GaleraNodeNotReady",
+        [("0s", HEALTHY), ("5m", {"prod/node2": NOT_READY}), ("15m", HEALTHY)],
+        "20m",
+        [
+            Check("9m45s"),
+            Check(
+                "10m15s",
+                [
+                    fire(
+                        "GaleraNodeNotReady",
+                        "node2 (cluster prod) is in the Primary component but wsrep_ready is OFF, "
+                        "so it "
+                        "refuses queries. Check its state with `sudo cfg-cm-cluster "
+                        "--show-cluster-status` "
+                        "and its error log (a stuck SST or IST).",
+                        cluster="prod",
+                        instance="node2",
+                    )
+                ],
+            ),
+            Check("15m15s"),
+        ],
+    ),
+    Case(
+        "Donor/Desynced for 15 min without wsrep_desync -> GaleraNodeNotSynced",
+        [("0s", HEALTHY), ("5m", {"prod/node2": Up(state="Donor/Desynced")}), ("25m", HEALTHY)],
+        "30m",
+        [
+            Check("19m45s"),
+            Check(
+                "20m15s",
+                [
+                    fire(
+                        "GaleraNodeNotSynced",
+                        "node2 (cluster prod) has been in local state 2 (4 is Synced) for 15 "
+                        "minutes "
+                        "without wsrep_desync being set: a long SST donation or a node that cannot "
+                        "catch "
+                        "up. Check `sudo cfg-cm-cluster --show-cluster-status` and its error log.",
+                        cluster="prod",
+                        instance="node2",
+                    )
+                ],
+            ),
+            Check("25m15s"),
+        ],
+    ),
+    Case(
+        "intended desync (wsrep_desync=ON for a backup), even with a queue -> silent",
+        [
+            ("0s", HEALTHY),
+            ("5m", {"prod/node2": Up(state="Donor/Desynced", desync_enabled=1, recv_queue=500)}),
+            ("50m", HEALTHY),
+        ],
+        "55m",
+        [Check("25m"), Check("49m45s"), Check("55m")],
+    ),
+    Case(
+        "donor with a growing receive queue -> GaleraDonorFallingBehind",
+        [
+            ("0s", HEALTHY),
+            ("5m", {"prod/node1": Up(state="Donor/Desynced", recv_queue=250)}),
+            ("15m", HEALTHY),
+        ],
+        "20m",
+        [
+            Check("9m45s"),
+            Check(
+                "10m15s",
+                [
+                    fire(
+                        "GaleraDonorFallingBehind",
+                        "node1 (cluster prod) is a donor (Donor/Desynced) and has 250 write-sets "
+                        "waiting "
+                        "to be applied. When the SST ends it must apply them and may throttle the "
+                        "whole "
+                        "cluster with flow control.",
+                        cluster="prod",
+                        instance="node1",
+                    )
+                ],
+            ),
+            Check("15m15s"),
+        ],
+    ),
+    Case(
+        "replication paused 30% of the time on every node -> GaleraFlowControlPaused",
+        [
+            ("0s", HEALTHY),
+            (
+                "5m",
+                {
+                    **every(Up(fc_paused=0.3, recv_queue=3)),
+                    "prod/node3": Up(fc_paused=0.3, recv_queue=40),
+                },
+            ),
+            ("20m", HEALTHY),
+        ],
+        "30m",
+        [
+            Check("7m"),
+            Check(
+                "13m",
+                [
+                    fire(
+                        "GaleraFlowControlPaused",
+                        "Replication in cluster prod was paused by flow control 30% of the last 5 "
+                        "minutes; writes stall on all nodes. The slowest node is usually the one "
+                        "with "
+                        "the longest receive queue: node3 (40 write-sets).",
+                        cluster="prod",
+                    )
+                ],
+            ),
+            Check("27m"),
+        ],
+    ),
+    Case(
+        "20% of node1's transactions fail certification -> GaleraCertificationFailures",
+        [
+            ("0s", HEALTHY),
+            ("5m", {"prod/node1": Up(commits_per_s=2, cert_failures_per_s=0.5)}),
+            ("25m", HEALTHY),
+        ],
+        "35m",
+        [
+            Check("7m"),
+            Check(
+                "17m",
+                [
+                    fire(
+                        "GaleraCertificationFailures",
+                        "20% of the write transactions started on node1 (cluster prod) fail "
+                        "certification: other nodes write the same rows concurrently. Send "
+                        "conflicting "
+                        "writes to one node.",
+                        cluster="prod",
+                        instance="node1",
+                    )
+                ],
+            ),
+            Check("31m"),
+        ],
+    ),
+    Case(
+        "grastate collector failing (e.g. datadir unreadable) -> GaleraExporterCollectorFailing",
+        [
+            ("0s", HEALTHY),
+            ("5m", {"prod/node3": Up(failing_collectors=("grastate",))}),
+            ("20m", HEALTHY),
+        ],
+        "25m",
+        [
+            Check("14m45s"),
+            Check(
+                "15m15s",
+                [
+                    fire(
+                        "GaleraExporterCollectorFailing",
+                        "The grastate collector of the exporter on node3 (cluster prod) has failed "
+                        "for "
+                        "10 minutes; the metrics it provides are missing. Check the exporter's log "
+                        "for "
+                        "the file or query it cannot read.",
+                        cluster="prod",
+                        instance="node3",
+                        collector="grastate",
+                    )
+                ],
+            ),
+            Check("20m15s"),
+        ],
+    ),
+    Case(
+        "back-end silent after mysqld Synced -> GaleraBackendNotReady; a node without a "
+        "back-end log stays silent",
+        [
+            ("0s", {**HEALTHY, "prod/node3": Up(backend_log=0, backend_ready=0)}),
+            ("5m", {"prod/node2": Up(backend_ready=0)}),
+            ("15m", {"prod/node2": Up()}),
+        ],
+        "20m",
+        [
+            Check("9m45s"),
+            Check(
+                "10m15s",
+                [
+                    fire(
+                        "GaleraBackendNotReady",
+                        "mysqld on node2 (cluster prod) is Synced but the back-end has not logged "
+                        "`SMTP "
+                        "Service started` since its last start. Check the back-end log on node2 "
+                        "(`tail -f "
+                        "/var/log/djigzo.log`) for errors and restart the back-end if it is stuck.",
+                        cluster="prod",
+                        instance="node2",
+                    )
+                ],
+            ),
+            Check("15m15s"),
+        ],
+    ),
+]
+
+CASES["multi-cluster"] = [
+    Case(
+        "two clusters with the same instance names: prod loses quorum while lab has one node "
+        "isolated -> each gets its own alert, nothing crosses over",
+        [
+            ("0s", {**HEALTHY, **every(Up(), "lab")}),
+            (
+                "5m",
+                {
+                    "prod/node2": Crashed(),
+                    "prod/node3": Crashed(),
+                    **every(Up(members=TWO, conf_id=4), "lab"),
+                    "lab/node3": isolated("node3"),
+                },
+            ),
+            ("5m15s", {"prod/node1": isolated("node1", last_committed=29)}),
+            ("10m", {**restarted(3), **every(Up(conf_id=5), "lab")}),
+        ],
+        "15m",
+        [
+            Check(
+                "6m30s",
+                [
+                    fire(
+                        "GaleraQuorumLost",
+                        quorum_text("node1", "node2 (crashed), node3 (crashed)"),
+                        cluster="prod",
+                        instance="node1",
+                    ),
+                    fire(
+                        "GaleraNodeIsolated",
+                        isolated_text("node3", "node1, node2", "lab"),
+                        cluster="lab",
+                        instance="node3",
+                    ),
+                ],
+            ),
+            Check("10m15s"),
+        ],
+        clusters={"prod": NODES, "lab": NODES},
+    ),
+    Case(
+        "prod all stopped while lab runs healthy -> GaleraClusterStopped for prod only",
+        [
+            ("0s", {**HEALTHY, **every(Up(), "lab")}),
+            (
+                "5m",
+                {
+                    "prod/node1": Stopped(seqno=18),
+                    "prod/node2": Stopped(seqno=20),
+                    "prod/node3": Stopped(seqno=22, safe=1),
+                },
+            ),
+        ],
+        "10m",
+        [
+            Check(
+                "6m15s",
+                [
+                    fire(
+                        "GaleraClusterStopped",
+                        cluster_stopped_text("node3", 22),
+                        cluster="prod",
+                        instance="node3",
+                    )
+                ],
+            ),
+        ],
+        clusters={"prod": NODES, "lab": NODES},
+    ),
+]
+
+# Files whose cases need 24 h of history are evaluated once a minute; the rest every 15 s.
+STEP = {"split-brain": 60}
+
+
+def load_alerts() -> dict[str, dict[str, Any]]:
+    doc = yaml.safe_load((RULES / "galera-alerts.yml").read_text())
+    return {r["alert"]: r for g in doc["groups"] for r in g["rules"] if "alert" in r}
+
+
+def render(area: str, cases: list[Case], alerts: dict[str, dict[str, Any]]) -> str:
+    step = STEP.get(area, 15)
+    tests = []
+    for case in cases:
+        nodes = [
+            Node(cluster, name, case.target_labels.get(cluster, {}))
+            for cluster, names in case.clusters.items()
+            for name in names
+        ]
+        phases = [(s(at), states) for at, states in case.phases]
+        series = timeline(nodes, phases, s(case.end), step)
+        rule_tests = []
+        for check in case.checks:
+            expected: dict[str, list[dict[str, Any]]] = {}
+            for alert, labels, description in check.firing:
+                rule = alerts[alert]
+                expected.setdefault(alert, []).append(
+                    {
+                        "exp_labels": {**labels, "severity": rule["labels"]["severity"]},
+                        "exp_annotations": {
+                            "summary": rule["annotations"]["summary"],
+                            "description": description,
+                            "runbook_url": rule["annotations"]["runbook_url"],
+                        },
+                    }
+                )
+            names = sorted(alerts) if check.quiet else sorted(expected)
+            for name in names:
+                rule_tests.append(
+                    {"eval_time": check.at, "alertname": name, "exp_alerts": expected.get(name, [])}
+                )
+        tests.append(
+            {
+                "name": case.name,
+                "interval": f"{step}s",
+                "input_series": series,
+                "alert_rule_test": rule_tests,
+            }
+        )
+    doc = {
+        "rule_files": ["../galera-recording.yml", "../galera-alerts.yml"],
+        "evaluation_interval": f"{step}s",
+        # promtool evaluates groups in random order unless told; Prometheus runs them on
+        # independent timers. Recording first makes the tests deterministic; the checks leave
+        # one step of slack so a real one-interval lag would not change the outcome.
+        "group_eval_order": ["galera-recording", "galera-scenarios", "galera-node-health"],
+        "tests": tests,
+    }
+    header = (
+        f"# Generated by tests/rules/scenarios.py ({area}); edit the scenarios there and run\n"
+        "# `pytest tests/rules --update-golden`.\n"
+        "# Node values follow shared/reference/galera-lab.md.\n"
+    )
+    return header + yaml.safe_dump(doc, sort_keys=False, width=100, allow_unicode=True)
+
+
+def generated() -> dict[Path, str]:
+    alerts = load_alerts()
+    return {
+        RULES / "tests" / f"{area}.yml": render(area, cases, alerts)
+        for area, cases in CASES.items()
+    }
