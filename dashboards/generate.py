@@ -582,15 +582,17 @@ def runbook_variable() -> Json:
 
 
 def variables(*, multi_instance: bool) -> list[Json]:
+    # From the recording rule copying `up` of the galera job: it exists while Prometheus
+    # scrapes the target, so a cluster whose exporters are all unreachable stays selectable.
     return [
         datasource_variable(),
         query_variable(
-            "cluster", "Cluster", "label_values(galera_exporter_build_info, cluster)", multi=False
+            "cluster", "Cluster", "label_values(instance:up:galera_job, cluster)", multi=False
         ),
         query_variable(
             "instance",
             "Node",
-            'label_values(galera_exporter_build_info{cluster="$cluster"}, instance)',
+            'label_values(instance:up:galera_job{cluster="$cluster"}, instance)',
             multi=multi_instance,
         ),
         runbook_variable(),

@@ -60,8 +60,9 @@ def _exposition(source: BackendLogSource | ErrorLogSource, wanted: str, timeout:
     while True:
         text = generate_latest(registry).decode()
         if wanted in sample_names(text):
-            print(f"[wait] {source.name} source reporting {wanted}: "
-                  f"{time.monotonic() - started:.2f}s")
+            print(
+                f"[wait] {source.name} source reporting {wanted}: {time.monotonic() - started:.2f}s"
+            )
             return text
         if time.monotonic() - started > timeout:
             raise AssertionError(f"{source.name} source: no {wanted} after {timeout}s:\n{text}")
