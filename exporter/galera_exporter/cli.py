@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import signal
 import sys
@@ -16,6 +17,8 @@ from galera_exporter.exporter import Exporter
 from galera_exporter.web import ExporterHTTPServer, MetricsApp, make_http_server
 
 log = logging.getLogger("galera_exporter")
+
+M_ARENA_MAX = -8  # from glibc's malloc.h
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,6 +114,15 @@ def describe_web(web: webconfig.WebSettings) -> str:
     return f"TLS {'on' if web.tls else 'off'}, basic auth users: {users}"
 
 
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas: it gives new threads their own (up to 8 per core), and with a
+    thread per HTTP request that grows RSS by megabytes for nothing."""
+    try:
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas)  # the C library linked into python
+    except (OSError, AttributeError):
+        log.debug("mallopt is not available (not glibc); malloc arenas left as they are")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -123,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration OK ({cfg.source}; {describe_web(web)})")
         return 0
     setup_logging(cfg.log.level)
+    limit_malloc_arenas()
 
     exporter = Exporter(build_sources(cfg))
     reloader = Reloader(args, cfg, exporter)
