@@ -694,8 +694,8 @@ SPLIT_TEXT = (
     "Cluster prod has 2 Primary components that each accept writes, so their data is "
     "diverging now. Sides: node1 in [127.0.0.11:3306,127.0.0.12:3306]; node2 in "
     "[127.0.0.11:3306,127.0.0.12:3306]; node3 in [127.0.0.13:3306]. Stop writes, keep one "
-    "side, stop mysqld on the nodes of the other side(s), and rejoin them with a full SST (a "
-    "rejoin by IST keeps their divergent rows)."
+    "side, stop mysqld on the nodes of the other side(s), and rejoin them with a full SST from "
+    "an empty datadir (a rejoin by IST keeps their divergent rows)."
 )
 HEALED_TEXT = (
     "Cluster prod had more than one Primary component in the last 24 hours and now has at most "
