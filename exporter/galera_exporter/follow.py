@@ -38,7 +38,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 
 log = logging.getLogger(__name__)
@@ -76,6 +85,15 @@ class FollowStatus:
 
 
 _IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
+# Asked of the kernel, so opens and closes (our own reads cause them) never reach Python.
+_EVENT_FILTER = [
+    FileModifiedEvent,
+    FileCreatedEvent,
+    FileMovedEvent,
+    FileDeletedEvent,
+    DirMovedEvent,
+    DirDeletedEvent,
+]
 
 
 def _identity(st: os.stat_result) -> tuple[int, int]:
@@ -219,7 +237,9 @@ class LogFollower:
         directory = os.path.dirname(self.path)
         observer = Observer()
         try:
-            observer.schedule(_Wakeup(self), directory, recursive=False)
+            observer.schedule(
+                _Wakeup(self), directory, recursive=False, event_filter=_EVENT_FILTER
+            )
             observer.start()
         except OSError as err:
             observer.stop()
