@@ -8,11 +8,13 @@ LAB_REPO := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 LAB_DIR ?= $(LAB_REPO)/.lab
 LAB_PYTHON ?= python3
 GALERA_LAB = GALERA_LAB_DIR=$(LAB_DIR) $(LAB_PYTHON) -m galera_lab.cli
+# What `demo` runs first; `make demo DEMO_INSTALL=true` skips it on a machine already set up.
+DEMO_INSTALL ?= scripts/install-deps.sh --runtime-only
 
 .PHONY: demo demo-down demo-status
 
 demo:
-	cd $(LAB_REPO) && scripts/install-deps.sh --runtime-only
+	cd $(LAB_REPO) && $(DEMO_INSTALL)
 	$(GALERA_LAB) up
 
 demo-status:

@@ -115,6 +115,8 @@ def bootstrap_node(node: Node, wait: bool = True, timeout: float = 90.0) -> None
                 f"{node.name} is running in a Primary component of size "
                 f"{status.get('wsrep_cluster_size')}: there is nothing to bootstrap"
             )
+        if node.grastate_fields().get("safe_to_bootstrap") != "1":
+            raise RefusedError(NOT_SAFE_WARNING)  # before stopping it: a refusal changes nothing
         print(f"{node.name} is running but not Primary; stopping it before bootstrapping",
               flush=True)
         _stop_keeping_forced_safe(node)

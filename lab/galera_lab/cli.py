@@ -44,20 +44,26 @@ NODE_ACTIONS: dict[str, tuple[Callable[[Node], object], str]] = {
 def try_this(cluster: Cluster, base: Path) -> str:
     n2 = cluster.nodes[1] if len(cluster.nodes) > 1 else cluster.nodes[0]
     env = f"GALERA_LAB_DIR={base} " if base != _default_base_dir() else ""
-    return f"""Try this: break node 2 and watch the cluster, the metrics and the alerts
+    stack = Stack(cluster)
+    alerts = stack.urls.get("prometheus", "<prometheus>") + "/alerts"
+    return f"""Try this: break node 2, watch the metrics and alerts, then follow the runbook
   {env}galera-lab kill 2                 # node 2 crashes (kill -9)
   {env}galera-lab status                 # nodes 1 and 3 go on as a 2-node Primary component
-  curl -s {_exporter_hint(cluster, n2)} | grep -E 'galera_(up|grastate_seqno|gvwstate_present) '
-  {env}galera-lab cfg-cm-cluster --node 2 --restart-node     # the guide's fix
-  {env}galera-lab scenario two-killed    # the survivor turns non-Primary: bootstrap it
+  curl -s {_exporter_hint(stack, n2)} | grep -E '^galera_(up|grastate_seqno|gvwstate_present) '
+  # alerts (with their runbook_url): {alerts}
+  # notifications Alertmanager sent: tail -f {stack.notifications_file}
+  {env}galera-lab cfg-cm-cluster --node 2 --restart-node    # the guide's fix (IST, ~3 s)
+  {env}galera-lab scenario two-killed    # now the survivor (node 3) turns non-Primary
+  {env}galera-lab cfg-cm-cluster --node 3 --show-cluster-status
   {env}galera-lab cfg-cm-cluster --node 3 --force-safe-to-bootstrap
   {env}galera-lab cfg-cm-cluster --node 3 --bootstrap-node
+  {env}galera-lab cfg-cm-cluster --node 1 --restart-node    # and node 2 the same way
   {env}galera-lab reset                  # back to healthy from any scenario
-Scenarios: {", ".join(scenarios.SCENARIOS)}"""
+Scenarios ({env}galera-lab scenario --list): {", ".join(scenarios.SCENARIOS)}
+Stop everything: make demo-down (or {env}galera-lab down --purge)"""
 
 
-def _exporter_hint(cluster: Cluster, node: Node) -> str:
-    stack = Stack(cluster)
+def _exporter_hint(stack: Stack, node: Node) -> str:
     return stack.exporter_url(node) if node.name in stack.exporters else "<exporter URL>"
 
 
@@ -78,7 +84,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     stack.start()
     print(f"[lab] up in {time.monotonic() - started:.1f}s\n{stack.describe()}", flush=True)
     if stack.rule_files:
-        print("  rule files:          " + ", ".join(stack.rule_files))
+        print(f"  {'rule files:':<22}" + ", ".join(stack.rule_files))
     print("\n" + try_this(cluster, base))
     return 0
 

@@ -11,6 +11,7 @@ import json
 import secrets
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -137,6 +138,9 @@ class Stack:
         password = self.exporter_password()
         self.ensure_exporter_user(password)
         for node in self.cluster.nodes:
+            log = self.backend_log(node)
+            if not log.exists() or "SMTP Service started" not in log.read_text(errors="replace"):
+                self.backend_started(node)
             self._start_exporter(node, password)
         if self.with_prometheus:
             self._start_sink()
@@ -184,8 +188,7 @@ class Stack:
         option_file.write_text(
             f"[client]\nuser = {EXPORTER_USER}\npassword = {password}\nsocket = {node.socket}\n"
         )
-        backend_log = node.dir / "backend.log"
-        backend_log.touch()
+        backend_log = self.backend_log(node)
         # On the node's own address: Prometheus' instance label then names the node.
         listen = f"{node.spec.address}:{procs.free_port(node.spec.address)}"
         self._spawn(name, [
@@ -198,6 +201,22 @@ class Stack:
             "--log.level=info",
         ])
         self.exporters[node.name] = listen
+
+    def backend_log(self, node: Node) -> Path:
+        """The stand-in for the gateway back-end's log (the guide's /var/log/djigzo.log)."""
+        return node.dir / "backend.log"
+
+    def backend_started(self, node: Node, ready: bool = True) -> None:
+        """Append what the back-end logs when it starts: the start marker, and (if `ready`)
+        the line the guide tells operators to look for. There is no real back-end in the lab;
+        without these lines the exporter (rightly) reports it not ready on every node.
+        """
+        stamp = time.strftime("%d %b %Y %H:%M:%S")
+        lines = [f"{stamp} | INFO  SMTP Service handler hello name is {node.name}\n"]
+        if ready:
+            lines.append(f"{stamp} | INFO  SMTP Service started plain:10025//127.0.0.1\n")
+        with self.backend_log(node).open("a", encoding="utf-8") as log:
+            log.writelines(lines)
 
     def _start_sink(self) -> None:
         if self._running("sink"):
@@ -366,11 +385,11 @@ class Stack:
         lines = []
         for node in self.cluster.nodes:
             if node.name in self.exporters:
-                lines.append(f"  exporter {node.name}:  {self.exporter_url(node)}")
+                lines.append(f"  {'exporter ' + node.name + ':':<22}{self.exporter_url(node)}")
         for name in ("prometheus", "alertmanager", "sink"):
             if name in self.urls:
                 lines.append(f"  {name + ':':<22}{self.urls[name]}")
         if self.with_prometheus:
-            lines.append(f"  notifications file:   {self.notifications_file}")
+            lines.append(f"  {'notifications file:':<22}{self.notifications_file}")
         return "\n".join(lines)
 
