@@ -165,6 +165,7 @@ class LogFollower:
         self._pending = b""
         self._skipping = False  # inside an over-long line, dropping bytes until its newline
         self._fingerprint = b""
+        self._buffer = bytearray(READ_SIZE)
         self._started_once = False  # False until the first open: that one recovers state
         # The name the followed file currently has; rotation moves it away from self.path.
         self._current_name = self.path
@@ -451,10 +452,15 @@ class LogFollower:
     def _drain(self) -> None:
         """Read everything new, a chunk at a time so memory stays bounded."""
         fd = self._file.fileno()
+        view = memoryview(self._buffer)
         while not self._stop.is_set():
-            chunk = os.pread(fd, READ_SIZE, self._offset)
-            if not chunk:
+            # Into one reused buffer, then copied at its real size: os.pread(fd, 1 MiB) would
+            # allocate 1 MiB per call and shrink it, and with a writer flushing every line
+            # (many small reads) that churn made RSS creep (37 -> 70 MiB over 1 GB).
+            size = os.preadv(fd, [view], self._offset)
+            if not size:
                 break
+            chunk = bytes(view[:size])
             self._offset += len(chunk)
             recent = self._fingerprint + chunk[-FINGERPRINT_BYTES:]
             self._fingerprint = recent[-FINGERPRINT_BYTES:]
