@@ -1,9 +1,11 @@
 """The dashboards' queries against a real 3-node lab and a real Prometheus (127.0.0.71-73).
 
 Healthy: every panel query returns data (a few may legitimately be empty and must still run).
-After the guide's "All nodes are gracefully stopped" (nodes stopped 1, 2, 3): the overview's
-scenario panel says so and its bootstrap-candidate panel names node 3, the last one out; the
-firing-alerts table then lists GaleraClusterStopped with its runbook anchor.
+Each other scenario of the guide: the overview's scenario, Primary-components and
+bootstrap-candidate panels as docs/dashboards.md shows them. After the guide's "All nodes are
+gracefully stopped" (nodes stopped 1, 2, 3): the overview's scenario panel says so and its
+bootstrap-candidate panel names node 3, the last one out; the firing-alerts table then lists
+GaleraClusterStopped with its runbook anchor.
 
 Queries run as instant queries with Grafana's variables substituted (`$instance` is the
 overview's "All" value, or one node on the node detail; `$__rate_interval` is 1m).
@@ -147,7 +149,56 @@ def test_every_panel_query_returns_data_for_a_healthy_cluster(lab: DashLab) -> N
     assert _values(local) == [4.0, 4.0, 4.0]  # Synced
 
 
+# lab scenario -> (Guide scenario code, runbook anchor, Primary components, bootstrap candidate
+# node or None when the candidate depends on what earlier runs left in the error logs).
+OTHER_SCENARIOS: dict[str, tuple[int, str, int, str | None]] = {
+    "one-stopped": (2, "galeranodestopped", 1, "none needed"),
+    "two-stopped": (3, "galeraclustersinglenode", 1, "none needed"),
+    "one-killed": (4, "galeranodecrashed", 1, "none needed"),
+    "two-killed": (5, "galeraquorumlost", 0, "node3"),
+    "one-isolated": (8, "galeranodeisolated", 1, "none needed"),
+    "all-isolated": (7, "galeraclusterpartitioned", 0, None),
+    "split-brain": (9, "galerasplitbrain", 2, "none needed"),
+    "all-killed": (10, "galeraclustercrashed", 0, None),
+}
+
+
+@pytest.mark.parametrize("name", list(OTHER_SCENARIOS))
+def test_guide_scenario_panels(lab: DashLab, name: str) -> None:
+    """Each scenario of the guide: the overview's verdict, as docs/dashboards.md shows it."""
+    scenarios.reset(lab.cluster)
+    scenarios.run(lab.cluster, name)
+    code, anchor, components, node = OTHER_SCENARIOS[name]
+    want_candidate = lab.instances.get(node, node) if node else None
+    seen: list[str] = [""]
+
+    def overview_shows_it() -> bool:
+        result = lab.query(_query(OVERVIEW, "Guide scenario"))
+        got = [(v, n.get("anchor")) for v, n in zip(_values(result), _labels(result), strict=True)]
+        parts = _values(lab.query(_query(OVERVIEW, "Primary components")))
+        candidate = [
+            c["instance"] for c in _labels(lab.query(_query(OVERVIEW, "Bootstrap candidate")))
+        ]
+        seen[0] = f"scenario {got}, Primary components {parts}, bootstrap candidate {candidate}"
+        return (
+            got == [(float(code), anchor)]
+            and parts == [float(components)]
+            and (want_candidate is None or candidate == [want_candidate])
+        )
+
+    wait_for(
+        f"overview showing scenario {code} ({anchor}) after {name}",
+        overview_shows_it,
+        60,
+        interval=1.0,
+        progress=lambda elapsed: f"{elapsed:.0f}s: {seen[0]}",
+        progress_every=10.0,
+    )
+    _log(f"{name}: {seen[0]}")
+
+
 def test_all_stopped_gracefully_names_the_last_node_stopped(lab: DashLab) -> None:
+    scenarios.reset(lab.cluster)
     problem = lab.cluster.healthy_problem()
     assert problem is None, problem
     scenarios.run(lab.cluster, "all-stopped")  # order 1, 2, 3: node 3 leaves last
