@@ -18,3 +18,5 @@ unit: deps
 
 test: deps lint
 	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15
+
+include lab/demo.mk
