@@ -246,8 +246,9 @@ class Cluster:
 
     def join(self, node: Node, timeout: float = 180.0) -> None:
         """Start one node (galera_recovery style) and wait for Synced, printing SST progress."""
-        print(f"[lab] starting {node.name} ({node.spec.address}); a new or wiped node copies "
-              "the data by SST (~13 s)", flush=True)
+        known = node.grastate_fields().get("uuid", ZERO_UUID) != ZERO_UUID
+        how = "rejoins by IST if the donor still has its gap" if known else "full SST (~13 s)"
+        print(f"[lab] starting {node.name} ({node.spec.address}): {how}", flush=True)
         if not node.is_running():
             node.start_after_crash()
         self.wait_node_synced(node, timeout)

@@ -227,14 +227,7 @@ def _repair(cluster: Cluster, timeout: float) -> None:
 
     _end_split_brain(cluster)
 
-    for node in cluster.nodes:
-        faults.heal(node)
-    if _primary_views(cluster):
-        # Healed nodes of a live cluster rejoin by themselves (IST) within seconds.
-        _wait_quietly(lambda: _all_running_in_primary(cluster), 15.0)
-    else:
-        # All isolated: heal re-forms the Primary by itself (~1.5 s).
-        _wait_quietly(lambda: bool(_primary_views(cluster)), 10.0)
+    _heal_and_settle(cluster)
 
     if not _primary_views(cluster):
         _bootstrap_best(cluster)
@@ -251,6 +244,23 @@ def _repair(cluster: Cluster, timeout: float) -> None:
     cluster.wait_healthy(max(30.0, deadline - time.monotonic()))
     if cluster.state_uuid() in ("", ZERO_UUID):
         raise ClusterError("the cluster came back with the zero state uuid (pc.recovery pitfall)")
+
+
+def _heal_and_settle(cluster: Cluster) -> None:
+    """Undo isolation everywhere and give the nodes a moment to merge by themselves."""
+    for node in cluster.nodes:
+        faults.heal(node)
+    if not any(node.is_running() for node in cluster.nodes):
+        return  # nothing can settle by itself
+    if _primary_views(cluster):
+        # Healed nodes of a live cluster rejoin by themselves (IST) within seconds.
+        _wait_quietly(lambda: _all_running_in_primary(cluster), 15.0)
+    elif all(node.is_running() for node in cluster.nodes):
+        # All isolated: healing re-forms the Primary by itself (usually 2-5 s, seen >10 s).
+        _wait_quietly(lambda: bool(_primary_views(cluster)), 30.0)
+    else:
+        # Survivors of a crash never form a Primary by themselves; a short look is enough.
+        _wait_quietly(lambda: bool(_primary_views(cluster)), 3.0)
 
 
 def _primary_views(cluster: Cluster) -> list[NodeView]:
@@ -312,8 +322,15 @@ def _bootstrap_best(cluster: Cluster) -> None:
     if running:
         best = max(running, key=_position)
         print(f"[lab] no Primary component: pc.bootstrap=YES on {best.name}", flush=True)
-        faults.force_primary(best)
-        wait_for(f"{best.name} Primary", lambda: cluster.view(best).primary, 15.0, interval=0.2)
+
+        def bootstrapped() -> bool:
+            if cluster.view(best).primary:
+                return True
+            # Refused ("Incorrect arguments to SET", 1210) while a view change is under way.
+            faults.force_primary(best)
+            return cluster.view(best).primary
+
+        wait_for(f"{best.name} Primary after pc.bootstrap", bootstrapped, 20.0, interval=0.5)
         return
     safe = [n for n in cluster.nodes if n.grastate_fields().get("safe_to_bootstrap") == "1"]
     best = safe[0] if safe else max(cluster.nodes, key=_position)

@@ -93,12 +93,13 @@ class Stack:
         self,
         cluster: Cluster,
         rules_dir: Path | None = None,
-        with_prometheus: bool = True,
+        with_prometheus: bool | None = None,
         interval: str = "2s",
     ) -> None:
+        """with_prometheus None: as the saved stack was started (a new one: True)."""
         self.cluster = cluster
         self.rules_dir = rules_dir if rules_dir is not None else default_rules_dir()
-        self.with_prometheus = with_prometheus
+        self.with_prometheus = True
         self.interval = interval  # scrape and rule evaluation: short, so alerts move fast
         self.dir = cluster.spec.base_dir / "stack"
         self.state_file = cluster.spec.base_dir / "stack.json"
@@ -107,6 +108,8 @@ class Stack:
         self.urls: dict[str, str] = {}
         self.rule_files: list[str] = []
         self._load()
+        if with_prometheus is not None:
+            self.with_prometheus = with_prometheus
 
     # ---------------------------------------------------------------- state
     def _load(self) -> None:
@@ -118,6 +121,7 @@ class Stack:
         self.exporters = dict(data.get("exporters", {}))
         self.urls = dict(data.get("urls", {}))
         self.rule_files = list(data.get("rule_files", []))
+        self.with_prometheus = bool(data.get("with_prometheus", True))
 
     def _save(self) -> None:
         self.state_file.write_text(json.dumps({
@@ -125,6 +129,7 @@ class Stack:
             "exporters": self.exporters,
             "urls": self.urls,
             "rule_files": self.rule_files,
+            "with_prometheus": self.with_prometheus,
         }, indent=2) + "\n")
 
     @property

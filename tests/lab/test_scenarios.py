@@ -253,3 +253,13 @@ def test_frozen_node(lab: Lab, before: Before) -> None:
     before.lap("metrics")
     ok(lab.cli("thaw", "1"))  # it finds itself evicted and rejoins on its own
     assert_recovered(lab, before)
+
+
+@pytest.mark.parametrize("name", ["one-stopped", "two-stopped", "all-stopped", "one-killed",
+                                  "two-killed", "one-isolated", "all-isolated"])
+def test_reset_from(lab: Lab, before: Before, name: str) -> None:
+    """`galera-lab reset` (what every other test relies on) from each remaining scenario."""
+    lab.scenario(name)
+    before.lap("fault")
+    ok(lab.cli("reset"))
+    assert_recovered(lab, before)
