@@ -20,6 +20,3 @@ test: deps lint
 	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15
 
 include lab/demo.mk
-
-# make demo / demo-down / demo-status: the Galera lab (docs/lab.md)
-include lab/demo.mk
