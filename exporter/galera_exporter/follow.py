@@ -82,6 +82,7 @@ class FollowStatus:
     inotify: bool  # woken by inotify (else by polling)
     offset: int  # bytes of the followed file read so far
     checked: bool  # the follower has looked at the path at least once
+    looks: int  # looks finished (woken by an event, a poll or the safety interval)
 
 
 _IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
@@ -114,6 +115,9 @@ class _Wakeup(FileSystemEventHandler):
             return
         names = self._follower.watched_names
         src = os.fsdecode(event.src_path)
+        if event.is_directory and src == os.path.dirname(self._follower.path):
+            self._follower.wake()  # our directory went: look now, the watch is gone
+            return
         dest = os.fsdecode(getattr(event, "dest_path", "") or "")
         if src in names or dest in names:
             if dest and src in names:
@@ -149,7 +153,7 @@ class LogFollower:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._observer: Any = None
-        self._watched_dir: str | None = None
+        self._watched_dir: tuple[int, int] | None = None  # identity of the watched directory
 
         self._status_lock = threading.Lock()
         self._present = False
@@ -157,6 +161,7 @@ class LogFollower:
         self._rotations = 0
         self._truncated = 0
         self._checked = False
+        self._looks = 0
 
         # Reader state: only the follower's thread touches these.
         self._file: Any = None  # the open file (io.FileIO)
@@ -209,6 +214,7 @@ class LogFollower:
                 inotify=self._observer is not None,
                 offset=self._offset,
                 checked=self._checked,
+                looks=self._looks,
             )
 
     # --- the thread ---------------------------------------------------------------------
@@ -230,6 +236,8 @@ class LogFollower:
                 self._set_error(f"{err.strerror or type(err).__name__}")
                 log.warning("following %s: %s", self.path, err)
                 self._close_file()
+            with self._status_lock:
+                self._looks += 1
             interval = self._safety_interval if self._observer is not None else self._poll_interval
             self._wake.wait(interval)
             self._wake.clear()
@@ -238,6 +246,7 @@ class LogFollower:
         directory = os.path.dirname(self.path)
         observer = Observer()
         try:
+            identity = _identity(os.stat(directory))
             observer.schedule(
                 _Wakeup(self), directory, recursive=False, event_filter=_EVENT_FILTER
             )
@@ -248,7 +257,16 @@ class LogFollower:
             log.debug("cannot watch %s (%s); polling", directory, err)
             return
         self._observer = observer
-        self._watched_dir = directory
+        self._watched_dir = identity
+
+    def _watch_alive(self) -> bool:
+        """False once watchdog stopped the watch (directory deleted) or the directory was
+        replaced; the inode number alone can't tell, a new directory may reuse it."""
+        try:
+            same = _identity(os.stat(os.path.dirname(self.path))) == self._watched_dir
+        except OSError:
+            return False
+        return same and all(emitter.is_alive() for emitter in self._observer.emitters)
 
     def _unwatch(self) -> None:
         observer, self._observer = self._observer, None
@@ -271,8 +289,10 @@ class LogFollower:
         with self._status_lock:
             self._present = path_stat is not None
             self._checked = True
-        if self._observer is not None and not os.path.isdir(self._watched_dir or ""):
-            self._unwatch()  # the directory went away and the watch with it: poll until back
+        if self._observer is not None and not self._watch_alive():
+            # The directory went away (or was replaced) and the watch with it: poll until a
+            # new watch can be made.
+            self._unwatch()
 
         if self._file is None:
             if path_stat is not None:

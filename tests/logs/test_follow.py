@@ -422,3 +422,25 @@ def test_resolve_log_path() -> None:
     assert str(resolve_log_path("./node1.err", "/var/lib/mysql/")) == "/var/lib/mysql/node1.err"
     assert str(resolve_log_path("/var/log/mysql/error.log", "/x")) == "/var/log/mysql/error.log"
     assert str(resolve_log_path("error.log", "/srv/data")) == "/srv/data/error.log"
+
+
+def test_directory_replaced_under_the_watch(tmp_path: Path, stopper: list[LogFollower]) -> None:
+    logdir = tmp_path / "log"
+    logdir.mkdir()
+    log = logdir / "app.log"
+    log.touch()
+    rec = Recorder()
+    f = follower(log, rec, "inotify", safety_interval=0.2)
+    stopper.append(f)
+    wait_for(lambda: f.status().following and f.status().inotify, "the follower to watch the log")
+    shutil.rmtree(logdir)
+    logdir.mkdir()  # a new directory of the same name: the old watch is dead
+    append(log, "in the new directory\n")
+    expect_lines(rec, ["in the new directory\n"], "the line in the re-created directory")
+    wait_for(lambda: f.status().inotify, "inotify to watch the new directory")
+    f._safety_interval = 3600.0  # from now on only an inotify event can wake it in time
+    looks = f.status().looks
+    # the wait after the next finished look uses the long interval
+    wait_for(lambda: f.status().looks > looks, "the follower to wait the long interval")
+    append(log, "second\n")
+    wait_for(lambda: len(rec.lines()) == 2, "the next line, woken by the new watch", timeout=5)
