@@ -280,12 +280,16 @@ class LogFollower:
 
     def _step(self) -> None:
         """One look at the file: open, detect rotation or truncation, read what is new."""
+        missing = False
         try:
             path_stat: os.stat_result | None = os.stat(self.path)
-        except OSError as err:
+        except FileNotFoundError:
+            path_stat, missing = None, True
+            if self._file is None:
+                self._set_error("")  # absent is not an error, and ends one we had
+        except OSError as err:  # e.g. the directory is not searchable
             path_stat = None
-            if not isinstance(err, FileNotFoundError):
-                self._set_error(err.strerror or type(err).__name__)
+            self._set_error(err.strerror or type(err).__name__)
         with self._status_lock:
             self._present = path_stat is not None
             self._checked = True
@@ -297,12 +301,13 @@ class LogFollower:
         if self._file is None:
             if path_stat is not None:
                 self._open(recover=not self._started_once)
-            else:
+            elif missing:
                 self._started_once = True  # a file that appears later is new: read it all
             return
 
         self._check_truncation()
         self._drain()
+        self._set_error("")  # reading works (an error of a stat() before is over)
         if path_stat is None:
             if self._current_gone():
                 # Deleted and nothing new yet: let go, or the disk space is never freed.
@@ -424,9 +429,7 @@ class LogFollower:
         if not truncated:
             return
         log.debug("%s truncated at %d (size now %d)", self.path, self._offset, st.st_size)
-        missed = self._missed_from_copy()
-        if missed:
-            self._feed(missed)
+        self._feed_missed_from_copy()
         self._pending = b""
         self._skipping = False
         self._offset = 0
@@ -434,8 +437,8 @@ class LogFollower:
         with self._status_lock:
             self._rotations += 1
 
-    def _missed_from_copy(self) -> bytes:
-        """After copytruncate: the bytes past our offset, from the copy that has them.
+    def _feed_missed_from_copy(self) -> None:
+        """After copytruncate: hand over the bytes past our offset from the copy that has them.
 
         logrotate copies the file, then truncates it; whatever was appended between our last
         read and the copy is only in the copy. A sibling named like a rotation of ours
@@ -443,14 +446,14 @@ class LogFollower:
         before our offset equal the ones we read is that copy.
         """
         if not self._fingerprint:
-            return b""
+            return
         directory, base = os.path.split(self.path)
         start = self._offset - len(self._fingerprint)
         now = time.time()
         try:
             entries = list(os.scandir(directory))
         except OSError:
-            return b""
+            return
         for entry in entries:
             if not entry.name.startswith(base) or entry.name == base:
                 continue
@@ -463,11 +466,17 @@ class LogFollower:
                 with open(entry.path, "rb", buffering=0) as copy:
                     if os.pread(copy.fileno(), len(self._fingerprint), start) != self._fingerprint:
                         continue
-                    limit = min(st.st_size, self._offset + READ_SIZE * 16)
-                    return os.pread(copy.fileno(), limit - self._offset, self._offset)
+                    position = self._offset
+                    while position < st.st_size and not self._stop.is_set():
+                        size = min(READ_SIZE, st.st_size - position)
+                        chunk = os.pread(copy.fileno(), size, position)
+                        if not chunk:
+                            break
+                        position += len(chunk)
+                        self._feed(chunk)
+                    return
             except OSError:
                 continue
-        return b""
 
     def _drain(self) -> None:
         """Read everything new, a chunk at a time so memory stays bounded."""
