@@ -13,6 +13,7 @@ reads the saved state there, so each can run as a separate process.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -217,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result: int = args.func(args)
+    except BrokenPipeError:
+        # `galera-lab status | head`: the reader left; not an error worth a message.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces stdout until exit
+        return 0
     except (ClusterError, NodeError, WaitTimeoutError, pymysql.err.MySQLError, OSError) as err:
         print(f"galera-lab {args.command}: {err}", file=sys.stderr)
         return 1

@@ -125,10 +125,17 @@ def test_one_killed(lab: Lab, before: Before) -> None:
     expect(lab, 1, KILLED)
     for n in (2, 3):
         expect(lab, n, {**HEALTHY, "galera_cluster_size": 2})
+    lab.cluster.write_marker("written while node 1 was dead")  # a gap for IST to fill
     before.lap("metrics")
+    log_size = lab.node(1).error_log.stat().st_size
     ok(lab.cfg_cm_cluster(1, "--restart-node"))  # galera_recovery: --wsrep-recover, then IST
     assert_recovered(lab, before)
-    assert "Recovered position" in lab.node(1).error_log.read_text(errors="replace")
+    restart_log = lab.node(1).error_log.read_text(errors="replace")[log_size:]
+    assert "Recovered position" in restart_log
+    assert "IST received" in restart_log, "the recovered position must allow IST"
+    # The SST script runs for an IST too; it says which one it did.
+    assert "mariabackup SST completed on joiner" not in restart_log, "no SST (pitfall 3)"
+    assert lab.cluster.missing_marker("written while node 1 was dead") == []
 
 
 def test_two_killed(lab: Lab, before: Before) -> None:
