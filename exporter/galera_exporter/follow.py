@@ -32,6 +32,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -233,8 +234,10 @@ class LogFollower:
             try:
                 self._step()
             except OSError as err:  # an I/O error we did not foresee: report it, retry later
-                self._set_error(f"{err.strerror or type(err).__name__}")
-                log.warning("following %s: %s", self.path, err)
+                message = err.strerror or type(err).__name__
+                if message != self.status().error:  # say it once, not on every retry
+                    log.warning("following %s: %s", self.path, err)
+                self._set_error(message)
                 self._close_file()
             with self._status_lock:
                 self._looks += 1
@@ -329,7 +332,9 @@ class LogFollower:
 
     def _open(self, *, recover: bool) -> None:
         try:
-            handle = open(self.path, "rb", buffering=0)  # noqa: SIM115 - kept open across steps
+            # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever
+            # (no effect on reads of a regular file).
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             return
         except OSError as err:
@@ -338,8 +343,13 @@ class LogFollower:
                 message = "permission denied"
             self._set_error(message)
             return
-        st = os.fstat(handle.fileno())
-        self._file = handle
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            # e.g. log_error=/dev/stderr, or a FIFO: nothing to seek in or follow by offset
+            os.close(fd)
+            self._set_error("not a regular file")
+            return
+        self._file = os.fdopen(fd, "rb", buffering=0)
         self._ident = _identity(st)
         self._current_name = self.path
         self.watched_names = frozenset({self.path})

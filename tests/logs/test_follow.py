@@ -444,3 +444,17 @@ def test_directory_replaced_under_the_watch(tmp_path: Path, stopper: list[LogFol
     wait_for(lambda: f.status().looks > looks, "the follower to wait the long interval")
     append(log, "second\n")
     wait_for(lambda: len(rec.lines()) == 2, "the next line, woken by the new watch", timeout=5)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_not_a_regular_file(tmp_path: Path, kind: str, stopper: list[LogFollower]) -> None:
+    # e.g. log_error=/dev/stderr: reported, and opening a FIFO must not hang the follower
+    path = tmp_path / "fifo"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/null")
+    f = follower(path, Recorder(), "inotify")
+    stopper.append(f)
+    wait_for(lambda: f.status().error == "not a regular file", "the follower to refuse it")
+    assert not f.status().following

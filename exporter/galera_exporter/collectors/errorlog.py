@@ -178,7 +178,7 @@ class ErrorLogSource:
         )
         yield CounterMetricFamily(
             "galera_errorlog_errors_total",
-            f"[ERROR] lines appended since the exporter started ({src})",
+            f"Lines at ERROR level appended since the exporter started ({src})",
             value=errors,
         )
         yield InfoMetricFamily(
