@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
@@ -343,3 +345,30 @@ def test_defaults() -> None:
     assert cfg.backend.backlog_bytes == 64 * 1024 * 1024
     assert cfg.mysqld.error_log_file == ""
     assert {"backend_log", "errorlog"} <= set(COLLECTOR_NAMES)
+
+
+def test_exposition_passes_promtool(tmp_path: Path, closing: list[Source]) -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool comes with Debian's prometheus package (see CONTRIBUTING-helpers)"
+    backend_log = tmp_path / "djigzo.log"
+    backend_log.touch()
+    error_log = tmp_path / "error.log"
+    shutil.copy(ERRORLOG / "capture-node61-error.log", error_log)
+    backend = BackendLogSource(str(backend_log), READY, RESET)
+    errorlog = ErrorLogSource(str(error_log))
+    closing.extend([backend, errorlog])
+    reg = registry_for(backend, errorlog)
+    wait_for(lambda: sample(reg, "galera_recovered_seqno") == 6, "the recovered position")
+    append(backend_log, (BACKENDLOG / "djigzo-restart.log").read_bytes())
+    append(error_log, (ERRORLOG / "capture-node62-sst-joiner-error.log").read_bytes())
+    wait_for(lambda: event_count(reg, "sst_failed") == 1, "the joiner's failed SST")
+    wait_for(lambda: sample(reg, "galera_backend_log_lines_total") == 15, "the back-end lines")
+    text = generate_latest(reg)
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, timeout=60, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def event_count(registry: object, name: str) -> float | None:
+    return sample(registry, "galera_errorlog_events_total", {"event": name})  # type: ignore[arg-type]
