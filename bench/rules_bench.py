@@ -40,10 +40,10 @@ REPO = Path(__file__).resolve().parents[1]
 STATES = REPO / "tests" / "fixtures" / "states"
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 ADDR_RE = re.compile(r"127\.0\.0\.(\d+)")
-# Per cluster, cycling: 7 of 10 healthy, then one crashed node, a donor feeding a joiner,
-# and a cluster that lost quorum.
-SCENARIOS = (
-    *(("synced", "synced", "synced"),) * 7,
+# Clusters cycle through BROKEN after --healthy healthy ones: one crashed node, a donor
+# feeding a joiner, a cluster that lost quorum.
+HEALTHY = ("synced", "synced", "synced")
+BROKEN = (
     ("synced", "synced", "down_crashed"),
     ("donor", "joiner", "synced"),
     ("non_primary", "non_primary", "non_primary"),
@@ -56,18 +56,38 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def body_for(template: str, cluster: int, node: int) -> bytes:
+def body_for(template: str, state: str, cluster: int, node: int, nodes: int) -> bytes:
+    """The fixture's exposition made to belong to node `node` of cluster `cluster`.
+
+    The fixtures were captured at different moments, so the facts that nodes of one cluster
+    share are made consistent: one cluster state uuid, and one member list for every node of
+    the Primary component (a non-Primary node sees only itself).
+    """
+    cluster_uuids = set(
+        re.findall(r'(?:cluster_state_uuid|local_state_uuid)="([0-9a-f-]{36})"', template)
+    )
+    cluster_uuids |= set(re.findall(r'galera_grastate_info\{uuid="([0-9a-f-]{36})"', template))
+    cluster_uuid = str(uuid.uuid5(uuid.NAMESPACE_OID, f"cluster/{cluster}"))
     mapping: dict[str, str] = {}
 
     def new_uuid(match: re.Match[str]) -> str:
         original = match.group(0)
+        if original == "00000000-0000-0000-0000-000000000000":
+            return original
+        if original in cluster_uuids:
+            return cluster_uuid
         if original not in mapping:
-            # Cluster-wide uuids stay equal across its nodes; gcomm uuids differ per node only
-            # because the fixture's differ. Deterministic, so reruns give the same series.
-            mapping[original] = str(uuid.uuid5(uuid.NAMESPACE_OID, f"{cluster}/{original}"))
+            mapping[original] = str(uuid.uuid5(uuid.NAMESPACE_OID, f"{cluster}/{node}/{original}"))
         return mapping[original]
 
+    def address(n: int) -> str:
+        return f"10.{cluster // 250}.{cluster % 250}.{n + 1}:3306"
+
+    members = [address(node)] if state == "non_primary" else [address(n) for n in range(nodes)]
     text = UUID_RE.sub(new_uuid, template)
+    text = re.sub(r'members="[^"]*"', f'members="{",".join(members)}"', text)
+    text = re.sub(r"^galera_component_members .*$", f"galera_component_members {len(members)}.0",
+                  text, flags=re.MULTILINE)  # fmt: skip
     text = ADDR_RE.sub(lambda m: f"10.{cluster // 250}.{cluster % 250}.{m.group(1)}", text)
     text = text.replace('node_name="node1"', f'node_name="node{node + 1}"')
     return text.encode()
@@ -92,6 +112,21 @@ class Targets(http.server.BaseHTTPRequestHandler):
         """Quiet."""
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Prometheus closing a keep-alive connection at shutdown is not news."""
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def api(base: str, path: str, **params: str) -> Any:
     url = f"{base}{path}?{urllib.parse.urlencode(params)}" if params else f"{base}{path}"
     with urllib.request.urlopen(url, timeout=30) as response:
@@ -110,6 +145,12 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     parser.add_argument("--scrape-interval", default="30s")
     parser.add_argument("--eval-interval", default="15s")
     parser.add_argument("--cycles", type=int, default=5, help="evaluations to sample per group")
+    parser.add_argument(
+        "--healthy",
+        type=int,
+        default=97,
+        help="healthy clusters before each run of the 3 broken kinds (97: 3%% broken; 7: 30%%)",
+    )
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     rule_files = sorted(glob.glob(str(REPO / "rules" / "*.yml")))
@@ -124,11 +165,14 @@ def main() -> int:  # noqa: PLR0915 - one linear script
 
     templates = {p.name: (p / "expected.prom").read_text() for p in STATES.iterdir()
                  if (p / "expected.prom").exists()}  # fmt: skip
-    Targets.bodies = {
-        f"/m/{c}/{n}": body_for(templates[SCENARIOS[c % len(SCENARIOS)][n % 3]], c, n)
-        for c in range(args.clusters)
-        for n in range(args.nodes)
-    }
+    scenarios = (HEALTHY,) * args.healthy + BROKEN
+    Targets.bodies = {}
+    for c in range(args.clusters):
+        for n in range(args.nodes):
+            state = scenarios[c % len(scenarios)][n % 3]
+            Targets.bodies[f"/m/{c}/{n}"] = body_for(templates[state], state, c, n, args.nodes)
+    broken = sum(1 for c in range(args.clusters) if scenarios[c % len(scenarios)] != HEALTHY)
+    print(f"{args.clusters} clusters, {broken} of them broken")
     per_target = statistics.mean(len(b) for b in Targets.bodies.values())
     samples = sum(
         sum(1 for line in b.splitlines() if line and not line.startswith(b"#"))
@@ -140,9 +184,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     )
 
     work = Path(tempfile.mkdtemp(prefix="galera-rules-bench-", dir="/var/tmp"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Targets)
-    server.daemon_threads = True
-    server.request_queue_size = 1024
+    server = QuietServer(("127.0.0.1", free_port()), Targets)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     target_port = server.server_address[1]
     prom: subprocess.Popen[bytes] | None = None
@@ -207,8 +249,9 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             4 * interval,
             1,
         )
+        head = api(base, "/api/v1/status/tsdb")["headStats"]
         print(
-            f"series in the head: {query_value(base, 'prometheus_tsdb_head_series'):.0f}; "
+            f"series in the head: {head['numSeries']}; "
             f"ready after {time.monotonic() - started:.0f}s"
         )
         seen: dict[str, dict[str, dict[str, Any]]] = {}
@@ -231,7 +274,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script
         for name, evaluations in seen.items():
             times = [g["evaluationTime"] * 1000 for g in evaluations.values()]
             last = evaluations[max(evaluations)]
-            slow = sorted(last["rules"], key=lambda r: r["evaluationTime"], reverse=True)[:3]
+            slow = sorted(last["rules"], key=lambda r: r["evaluationTime"], reverse=True)[:4]
             slowest = ", ".join(
                 f"{r.get('name', '?')} {r['evaluationTime'] * 1000:.1f}" for r in slow
             )
@@ -245,7 +288,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script
         print(
             f"\nslowest group median {worst:.1f} ms (target < 50 ms); "
             f"alerts pending {pending:.0f}, firing {firing:.0f}; Prometheus RSS "
-            f"{query_value(base, 'process_resident_memory_bytes') / 2**20:.0f} MiB; "
+            f"{rss_mib(prom.pid):.0f} MiB; "
             f"load average {os.getloadavg()}"
         )
     finally:
