@@ -359,6 +359,8 @@ def test_exposition_passes_promtool(tmp_path: Path, closing: list[Source]) -> No
     closing.extend([backend, errorlog])
     reg = registry_for(backend, errorlog)
     wait_for(lambda: sample(reg, "galera_recovered_seqno") == 6, "the recovered position")
+    # before that, lines appended would be start-up backlog, not new lines
+    wait_for(lambda: backend.follower.status().following, "the back-end follower to open its log")
     append(backend_log, (BACKENDLOG / "djigzo-restart.log").read_bytes())
     append(error_log, (ERRORLOG / "capture-node62-sst-joiner-error.log").read_bytes())
     wait_for(lambda: event_count(reg, "sst_failed") == 1, "the joiner's failed SST")
