@@ -209,3 +209,19 @@ def test_split_brain(healthy: Lab) -> None:
     assert lab.cluster.healthy_problem() is None
     healed = Watch(lab, "split-healed")
     healed.alert("GaleraSplitBrainHealed", labels, state="pending", timeout=60.0)
+
+
+def test_plain_restart_after_all_killed_resets_history(healthy: Lab) -> None:
+    """Last but not least: afterwards the cluster runs with the zero UUID (reset by the lab)."""
+    lab = healthy
+    labels = {"cluster": lab.cluster.spec.cluster_name}
+    watch = Watch(lab, "history-reset")
+    lab.scenario("all-killed")
+    # What the runbook warns against: a plain start without the recovered position.
+    for node in lab.cluster.nodes:
+        node.start()
+    lab.cluster.wait_healthy(timeout=120.0)
+    assert lab.cluster.state_uuid() == ZERO_UUID, "pc.recovery re-formed it without history"
+    watch.alert("GaleraClusterHistoryReset", labels, state="pending", timeout=60.0)
+    watch.fault_phase_done()
+    never(watch, {"GaleraSplitBrain", "GaleraQuorumLost"})
