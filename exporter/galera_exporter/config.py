@@ -271,6 +271,11 @@ def _read_yaml(path: str, problems: list[str]) -> dict[str, Any]:
     return loaded
 
 
+def is_port(text: str) -> bool:
+    """A TCP port number in ASCII digits (str.isdigit alone accepts '²')."""
+    return text.isascii() and text.isdigit() and 0 < int(text) < 65536
+
+
 def read_option_file(path: str, problems: list[str]) -> MySQLTarget:
     """Read the [client] section of a MySQL option file (the format mysql clients read)."""
     parser = configparser.RawConfigParser(allow_no_value=True, strict=False)
@@ -306,7 +311,7 @@ def read_option_file(path: str, problems: list[str]) -> MySQLTarget:
     port = 3306
     raw_port = get("port")
     if raw_port:
-        if raw_port.isdigit() and 0 < int(raw_port) < 65536:
+        if is_port(raw_port):
             port = int(raw_port)
         else:
             problems.append(f"{path}: [client] port: not a TCP port: {raw_port!r}")
@@ -331,7 +336,7 @@ def _target_from_env(base: MySQLTarget, env: Mapping[str, str], problems: list[s
             changes[key] = env[f"{ENV_PREFIX}MYSQL_{key.upper()}"]
     raw_port = env.get(f"{ENV_PREFIX}MYSQL_PORT")
     if raw_port:
-        if raw_port.isdigit() and 0 < int(raw_port) < 65536:
+        if is_port(raw_port):
             changes["port"] = int(raw_port)
         else:
             problems.append(f"environment {ENV_PREFIX}MYSQL_PORT: not a TCP port: {raw_port!r}")
@@ -349,7 +354,7 @@ def _target_from_env(base: MySQLTarget, env: Mapping[str, str], problems: list[s
 
 def _validate(config: Config, problems: list[str]) -> None:
     host, sep, port = config.web.listen_address.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+    if not sep or not (port == "0" or is_port(port)):
         problems.append(
             f"web.listen_address: expected host:port, got {config.web.listen_address!r}"
         )
@@ -360,13 +365,12 @@ def _validate(config: Config, problems: list[str]) -> None:
         )
     if config.log.level.lower() not in LOG_LEVELS:
         problems.append(f"log.level: one of {', '.join(LOG_LEVELS)}, got {config.log.level!r}")
-    for pattern in config.backend.ready_patterns:
-        try:
-            re.compile(pattern)
-        except re.error as err:
-            problems.append(
-                f"backend.ready_patterns: invalid regular expression {pattern!r}: {err}"
-            )
+    for key in ("ready_patterns", "reset_patterns"):
+        for pattern in getattr(config.backend, key, ()):
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                problems.append(f"backend.{key}: invalid regular expression {pattern!r}: {err}")
 
 
 def load(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -72,24 +73,31 @@ class StatusReader:
     def _connect(self, timeout: float) -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
         t = self._target
         use_tcp = bool(t.host) and t.host != "localhost"
+        path = t.socket or DEFAULT_SOCKET
         try:
-            return pymysql.connect(
+            conn = pymysql.connect(
                 user=t.user or "",
                 password=t.password.reveal() if t.password else "",
                 host=t.host if use_tcp else None,
                 port=t.port,
-                unix_socket=None if use_tcp else (t.socket or DEFAULT_SOCKET),
+                unix_socket=None if use_tcp else path,
                 connect_timeout=timeout,
                 read_timeout=timeout,
                 write_timeout=timeout,
                 autocommit=True,
                 charset="utf8mb4",
                 program_name="galera-exporter",
+                defer_connect=True,
             )
+            # pymysql leaves its unix socket open when connect() fails (mysqld down): one
+            # leaked descriptor per failed scrape. Open it here and close it on failure.
+            conn.connect(None if use_tcp else _open_unix_socket(path, timeout))
         except pymysql.err.MySQLError as err:
             raise DatabaseError("connect", _describe(err)) from None
         except OSError as err:
-            raise DatabaseError("connect", err.strerror or type(err).__name__) from None
+            reason = err.strerror or type(err).__name__
+            raise DatabaseError("connect", f"{path}: {reason}") from None
+        return conn
 
     def read(self, timeout: float) -> ServerState:
         """Status and variables, or DatabaseError within about `timeout` seconds."""
@@ -134,6 +142,17 @@ class StatusReader:
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+
+def _open_unix_socket(path: str, timeout: float) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _is_timeout(err: BaseException) -> bool:

@@ -250,9 +250,7 @@ class LogFollower:
         observer = Observer()
         try:
             identity = _identity(os.stat(directory))
-            observer.schedule(
-                _Wakeup(self), directory, recursive=False, event_filter=_EVENT_FILTER
-            )
+            observer.schedule(_Wakeup(self), directory, recursive=False, event_filter=_EVENT_FILTER)
             observer.start()
         except OSError as err:
             observer.stop()

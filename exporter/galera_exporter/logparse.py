@@ -277,8 +277,12 @@ def errorlog_lines(block: bytes) -> list[ErrorLogLine]:
 
 # --- timestamps --------------------------------------------------------------------------
 
-_MONTHS = {m.encode(): i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_MONTHS = {
+    m.encode(): i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
 # Accepted at the very start of a line (after optional "[" or spaces):
 #   2026-11-27  8:54:05            MariaDB (local time, hour padded with a space)
 #   2026-10-06T01:44:30.673582Z    MySQL 8 / PXC (UTC unless log_timestamps=SYSTEM)

@@ -58,7 +58,9 @@ def parse_bool(raw: str) -> float | None:
 def parse_conf_id(raw: str) -> float | None:
     """wsrep_cluster_conf_id, with Galera's 2**64-1 "no configuration" mapped to -1."""
     text = raw.strip()
-    if not text.isdigit():
+    # isdigit alone accepts '²'; more than 20 digits is no uint64 (and int() of a very long
+    # string raises instead of converting).
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
         return None
     value = int(text)
     if value >= NO_CONF_ID:

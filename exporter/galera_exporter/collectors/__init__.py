@@ -67,7 +67,9 @@ COLLECTOR_NAMES = tuple(spec.name for spec in COLLECTORS)
 
 
 def enabled(config: Config) -> list[CollectorSpec]:
-    return [spec for spec in COLLECTORS if config.collectors.get(spec.name, spec.enabled_by_default)]
+    return [
+        spec for spec in COLLECTORS if config.collectors.get(spec.name, spec.enabled_by_default)
+    ]
 
 
 def build_sources(config: Config) -> list[Source]:
