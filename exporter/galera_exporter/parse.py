@@ -149,14 +149,19 @@ def _key_values(text: str) -> dict[str, str]:
     return fields
 
 
-def parse_grastate(data: bytes) -> Grastate:
-    """Parse grastate.dat bytes; raise ParseError for anything Galera would not have written."""
+def _state_file_text(data: bytes) -> str:
+    """A state file's bytes as text; Galera writes ASCII, so NULs or bad UTF-8 mean garbage."""
     if b"\x00" in data:
         raise ParseError("binary data (NUL byte)")
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise ParseError(f"not UTF-8 text at byte {err.start}") from err
+
+
+def parse_grastate(data: bytes) -> Grastate:
+    """Parse grastate.dat bytes; raise ParseError for anything Galera would not have written."""
+    text = _state_file_text(data)
     fields = _key_values(text)
     missing = [k for k in ("version", "uuid", "seqno") if k not in fields]
     if missing:
@@ -189,12 +194,7 @@ class Gvwstate:
 
 def parse_gvwstate(data: bytes) -> Gvwstate:
     """Parse gvwstate.dat; raise ParseError when the view block is missing or broken."""
-    if b"\x00" in data:
-        raise ParseError("binary data (NUL byte)")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ParseError(f"not UTF-8 text at byte {err.start}") from err
+    text = _state_file_text(data)
     my_uuid = ""
     view_id = ""
     members: list[str] = []

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -14,6 +15,7 @@ from galera_exporter import parse
 from galera_exporter.collectors.base import Scrape, SourceError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Galera writes a few hundred bytes; anything far larger is not a state file and must not
 # cost the exporter memory.
@@ -34,6 +36,28 @@ def read_state_file(path: Path) -> tuple[bytes, float] | None:
         return None
     except OSError as err:
         raise StateFileUnreadableError(f"{path}: {err.strerror or type(err).__name__}") from None
+
+
+def read_and_parse(
+    path: Path, parser: Callable[[bytes], T], problems: list[str]
+) -> tuple[int, float | None, T | None]:
+    """(present, mtime, parsed or None). Unreadable files add to `problems`; invalid ones don't:
+    a garbage state file is a fact about the node, not a failure of the collector."""
+    try:
+        read = read_state_file(path)
+    except StateFileUnreadableError as err:
+        problems.append(str(err))
+        return 0, None, None
+    if read is None:
+        return 0, None, None
+    data, mtime = read
+    try:
+        if len(data) > MAX_STATE_FILE_BYTES:
+            raise parse.ParseError(f"larger than {MAX_STATE_FILE_BYTES} bytes")
+        return 1, mtime, parser(data)
+    except parse.ParseError as err:
+        log.debug("%s is not valid: %s", path, err)
+        return 1, mtime, None
 
 
 def _gauge(name: str, doc: str, value: float) -> Metric:
@@ -66,23 +90,7 @@ class GrastateSource:
 
 def grastate_metrics(path: Path, problems: list[str]) -> Iterable[Metric]:
     src = f"from {path.name}"
-    state: parse.Grastate | None = None
-    present = 0
-    mtime: float | None = None
-    try:
-        read = read_state_file(path)
-    except StateFileUnreadableError as err:
-        problems.append(str(err))
-        read = None
-    if read is not None:
-        present = 1
-        data, mtime = read
-        try:
-            if len(data) > MAX_STATE_FILE_BYTES:
-                raise parse.ParseError(f"larger than {MAX_STATE_FILE_BYTES} bytes")
-            state = parse.parse_grastate(data)
-        except parse.ParseError as err:
-            log.debug("%s is not valid: %s", path, err)
+    present, mtime, state = read_and_parse(path, parse.parse_grastate, problems)
     yield _gauge("galera_grastate_present", f"1 if {path.name} exists and was read", present)
     yield _gauge(
         "galera_grastate_valid",
@@ -116,21 +124,7 @@ def grastate_metrics(path: Path, problems: list[str]) -> Iterable[Metric]:
 
 
 def gvwstate_metrics(path: Path, problems: list[str]) -> Iterable[Metric]:
-    view: parse.Gvwstate | None = None
-    present = 0
-    try:
-        read = read_state_file(path)
-    except StateFileUnreadableError as err:
-        problems.append(str(err))
-        read = None
-    if read is not None:
-        present = 1
-        try:
-            if len(read[0]) > MAX_STATE_FILE_BYTES:
-                raise parse.ParseError(f"larger than {MAX_STATE_FILE_BYTES} bytes")
-            view = parse.parse_gvwstate(read[0])
-        except parse.ParseError as err:
-            log.debug("%s is not valid: %s", path, err)
+    present, _, view = read_and_parse(path, parse.parse_gvwstate, problems)
     yield _gauge(
         "galera_gvwstate_present",
         f"1 if {path.name} (pc.recovery's saved view) exists: kept after a crash, "
