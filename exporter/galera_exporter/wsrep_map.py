@@ -311,6 +311,24 @@ NUMERIC: tuple[Numeric, ...] = (
         "gauge",
         "wsrep protocol version in use",
     ),
+    Numeric(
+        "wsrep_protocol_application",
+        "galera_protocol_application_version",
+        "gauge",
+        "application (write-set) protocol version in use",
+    ),
+    Numeric(
+        "wsrep_protocol_replicator",
+        "galera_protocol_replicator_version",
+        "gauge",
+        "replicator protocol version in use",
+    ),
+    Numeric(
+        "wsrep_protocol_gcs",
+        "galera_protocol_gcs_version",
+        "gauge",
+        "group communication protocol version in use",
+    ),
 )
 
 NUMERIC_BY_VARIABLE = {row.variable: row for row in NUMERIC}

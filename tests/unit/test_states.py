@@ -140,3 +140,21 @@ def test_unreadable_grastate_reports_collector_failure(tmp_path: Path) -> None:
         == 0
     )
     assert registry.get_sample_value("galera_gvwstate_present") == 0
+
+
+def test_every_numeric_status_variable_of_a_real_node_is_mapped() -> None:
+    """No numeric wsrep variable a real node reports is dropped without a decision."""
+    from galera_exporter.parse import parse_number  # noqa: PLC0415
+    from galera_exporter.wsrep_map import NUMERIC_BY_VARIABLE  # noqa: PLC0415
+    from tests.unit.fixtures import read_tsv  # noqa: PLC0415
+
+    handled_specially = {"wsrep_cluster_conf_id"}  # -1 for 2**64-1, see parse.parse_conf_id
+    unmapped = {
+        name
+        for status in STATES_DIR.glob("*/status.tsv")
+        for name, raw in read_tsv(status).items()
+        if parse_number(raw) is not None
+        and name not in NUMERIC_BY_VARIABLE
+        and name not in handled_specially
+    }
+    assert not unmapped
