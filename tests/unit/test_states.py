@@ -11,7 +11,9 @@ from prometheus_client import CollectorRegistry
 from galera_exporter.collectors.grastate import GrastateSource
 from galera_exporter.collectors.wsrep import WsrepSource
 from galera_exporter.exporter import Exporter, ScrapeRegistry
-from tests.unit.fixtures import STATES_DIR, CapturedReader, datadir_copy
+from galera_exporter.parse import parse_number
+from galera_exporter.wsrep_map import NUMERIC_BY_VARIABLE
+from tests.unit.fixtures import STATES_DIR, CapturedReader, datadir_copy, read_tsv
 
 
 def scrape(state: str, tmp_path: Path) -> CollectorRegistry:
@@ -144,10 +146,6 @@ def test_unreadable_grastate_reports_collector_failure(tmp_path: Path) -> None:
 
 def test_every_numeric_status_variable_of_a_real_node_is_mapped() -> None:
     """No numeric wsrep variable a real node reports is dropped without a decision."""
-    from galera_exporter.parse import parse_number  # noqa: PLC0415
-    from galera_exporter.wsrep_map import NUMERIC_BY_VARIABLE  # noqa: PLC0415
-    from tests.unit.fixtures import read_tsv  # noqa: PLC0415
-
     handled_specially = {"wsrep_cluster_conf_id"}  # -1 for 2**64-1, see parse.parse_conf_id
     unmapped = {
         name
