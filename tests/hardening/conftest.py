@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -13,7 +14,8 @@ import pytest
 from galera_lab.node import Node, NodeSpec
 from tests.hardening.harness import DISTINCTIVE_PASSWORD
 
-ADDRESS = "127.0.0.41"
+# GALERA_TEST_HARDENING_ADDRESS lets parallel checkouts on one machine use other addresses.
+ADDRESS = os.environ.get("GALERA_TEST_HARDENING_ADDRESS", "127.0.0.41")
 DB_USER = "galera_hard"
 
 
