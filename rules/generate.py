@@ -49,8 +49,11 @@ NO_CANDIDATE = (
     " | query | sortByLabel \"instance\" }}{{ if $i }}, {{ end }}{{ $s.Labels.instance }}{{ end }}"
     " is unknown; run `galera_recovery` (or `mariadbd --wsrep-recover`) there and the exporter"
     " reads the recovered position from the error log"
-    "{{ else }}the most advanced nodes tie and cannot be told apart; bootstrap exactly one of them,"
-    " never two{{ end }}."
+    "{{ else if printf `cluster:galera_position:max{cluster=%q}` $labels.cluster | query }}"
+    "the most advanced nodes tie and cannot be told apart; bootstrap exactly one of them,"
+    " never two{{ else }}no node has a usable position (a node stopped in the middle of a state"
+    " transfer holds incomplete data); recover the positions with `galera_recovery` before"
+    " choosing{{ end }}."
 )
 
 # The step for the candidate named in $labels.instance.
@@ -508,6 +511,6 @@ def render(groups) -> str:
 
 
 if __name__ == "__main__":
-    Path("rules/galera-alerts.yml").write_text(
+    Path(__file__).with_name("galera-alerts.yml").write_text(
         render([("galera-scenarios", SCENARIOS), ("galera-node-health", NODE_HEALTH)])
     )

@@ -14,15 +14,19 @@ from typing import Any
 
 import yaml
 
+from galera_exporter.decision import Decision, NodeFacts, decide, facts_from_samples
+from tests.rules import texts
 from tests.rules.series import (
     ZERO_UUID,
     Crashed,
+    NoAccess,
     Node,
     State,
     Stopped,
     TargetDown,
     Up,
     isolated,
+    node_samples,
     timeline,
 )
 
@@ -62,8 +66,17 @@ class Case:
     target_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def fire(alert: str, description: str, **labels: str) -> tuple[str, dict[str, str], str]:
+AUTO = ""  # the description the decision model implies (tests/rules/texts.py)
+
+
+def fire(alert: str, description: str = AUTO, **labels: str) -> tuple[str, dict[str, str], str]:
     return alert, labels, description
+
+
+def scenario(**labels: str) -> tuple[str, dict[str, str], str]:
+    """The scenario alert the decision model says fires, with text and annotations from it;
+    `labels` (e.g. instance="node3", advice="bootstrap") are asserted against the model."""
+    return "", labels, AUTO
 
 
 def prod(**states: State) -> dict[str, State]:
@@ -100,36 +113,6 @@ def stopped_text(node: str, seqno: int, cluster: str = "prod") -> str:
     )
 
 
-def quorum_text(survivor: str, down: str, cluster: str = "prod") -> str:
-    return (
-        f"Cluster {cluster} has no Primary component: {survivor} is up but non-Primary and "
-        f"refuses queries (ERROR 1047), and {down} are down. First make sure those nodes are "
-        f"really down and not just cut off by the network (else you create a split brain). Then "
-        f"on {survivor} run `sudo cfg-cm-cluster --force-safe-to-bootstrap` and `sudo "
-        f"cfg-cm-cluster --bootstrap-node`, and restart the others with `sudo cfg-cm-cluster "
-        f"--restart-node`."
-    )
-
-
-def cluster_stopped_text(node: str, seqno: int, cluster: str = "prod") -> str:
-    return (
-        f"Every node of cluster {cluster} is down. {node} left the cluster last "
-        f"(safe_to_bootstrap 1, seqno {seqno}): bootstrap it with `sudo cfg-cm-cluster "
-        f"--bootstrap-node` on {node}, then start the others with `sudo cfg-cm-cluster "
-        f"--restart-node`. Do not bootstrap any other node: it may miss the last updates."
-    )
-
-
-def cluster_crashed_text(candidate: str, cluster: str = "prod") -> str:
-    return (
-        f"Every node of cluster {cluster} is down and none has safe_to_bootstrap 1 (crash or "
-        f"power loss). Start all nodes with `sudo cfg-cm-cluster --restart-node`: pc.recovery "
-        f"usually re-forms the cluster by itself. If it does not, {candidate} with `sudo "
-        f"cfg-cm-cluster --force-safe-to-bootstrap` and `sudo cfg-cm-cluster --bootstrap-node`, "
-        f"then restart the others."
-    )
-
-
 def isolated_text(node: str, peers: str, cluster: str = "prod") -> str:
     return (
         f"{node} is up but non-Primary while {peers} still form the Primary component of "
@@ -137,6 +120,14 @@ def isolated_text(node: str, peers: str, cluster: str = "prod") -> str:
         f"{node} and its peers (gcomm port 4567); it rejoins by itself. Do NOT bootstrap {node}: "
         f"that creates a split brain."
     )
+
+
+UNREACHABLE_TEXT = (
+    "The exporter on node2 (cluster prod) cannot be scraped and the Primary component has 2 of 3 "
+    "members: the host is probably down (the guide's \"one node terminated\"). Bring the host "
+    "back; if mysqld does not rejoin by itself, run `sudo cfg-cm-cluster --restart-node` on node2. "
+    "Never bootstrap it."
+)
 
 
 # ------------------------------------------------------------------------------ cases
@@ -378,7 +369,8 @@ CASES["node-down"] = [
         ],
     ),
     Case(
-        "host of one node down (exporter unreachable) -> GaleraExporterDown only",
+        "host of one node down (exporter unreachable) while its peers' size dropped -> "
+        "GaleraNodeUnreachable (the guide's one node terminated), then GaleraExporterDown",
         [
             ("0s", HEALTHY),
             (
@@ -389,6 +381,32 @@ CASES["node-down"] = [
         ],
         "25m",
         [
+            Check("6m45s"),
+            Check("7m15s", [fire("GaleraNodeUnreachable", UNREACHABLE_TEXT, cluster="prod", instance="node2")]),
+            Check(
+                "10m15s",
+                [
+                    fire("GaleraNodeUnreachable", UNREACHABLE_TEXT, cluster="prod", instance="node2"),
+                    fire(
+                        "GaleraExporterDown",
+                        "Prometheus cannot scrape the galera exporter node2 (cluster prod); this "
+                        "node's state is unknown, so no node of this cluster is named for a "
+                        "bootstrap while it lasts. Check the host and the galera-exporter service "
+                        "on it.",
+                        cluster="prod",
+                        instance="node2",
+                    ),
+                ],
+            ),
+            Check("20m15s"),
+        ],
+    ),
+    Case(
+        "only the exporter of a node is down, its mysqld still in the Primary component (size 3) "
+        "-> GaleraExporterDown only, never GaleraNodeUnreachable",
+        [("0s", HEALTHY), ("5m", {"prod/node2": TargetDown()}), ("20m", HEALTHY)],
+        "25m",
+        [
             Check("9m45s"),
             Check(
                 "10m15s",
@@ -396,18 +414,19 @@ CASES["node-down"] = [
                     fire(
                         "GaleraExporterDown",
                         "Prometheus cannot scrape the galera exporter node2 (cluster prod); this "
-                        "node's "
-                        "state is unknown and none of its alerts can fire. Check the host and the "
-                        "galera-exporter service on it.",
+                        "node's state is unknown, so no node of this cluster is named for a "
+                        "bootstrap while it lasts. Check the host and the galera-exporter service "
+                        "on it.",
                         cluster="prod",
                         instance="node2",
-                    )
+                    ),
                 ],
             ),
             Check("20m15s"),
         ],
     ),
 ]
+
 
 CASES["cluster-down"] = [
     Case(
@@ -439,12 +458,7 @@ CASES["cluster-down"] = [
             Check(
                 "6m45s",
                 [
-                    fire(
-                        "GaleraClusterStopped",
-                        cluster_stopped_text("node3", 22),
-                        cluster="prod",
-                        instance="node3",
-                    )
+                    scenario(instance="node3", advice="bootstrap")
                 ],
             ),
             Check("10m15s"),
@@ -452,7 +466,8 @@ CASES["cluster-down"] = [
         ],
     ),
     Case(
-        "g: all killed -> GaleraClusterCrashed; names the highest recovered seqno once known",
+        "g: all killed -> GaleraClusterCrashed names no node until every position is recovered, "
+        "then the highest (node2)",
         [
             ("0s", HEALTHY),
             ("5m", every(Crashed())),
@@ -476,27 +491,16 @@ CASES["cluster-down"] = [
             Check(
                 "6m15s",
                 [
-                    fire(
-                        "GaleraClusterCrashed",
-                        cluster_crashed_text(
-                            "run `mariadbd --wsrep-recover` on every node and bootstrap the one "
-                            "with "
-                            "the highest recovered seqno"
-                        ),
-                        cluster="prod",
-                    )
+                    scenario(advice="verify")
                 ],
             ),
+            # The evidence became complete at 8m: the "verify" twin resolves, the "bootstrap"
+            # twin (another alert identity) waits its own `for:`.
+            Check("8m30s"),
             Check(
-                "8m15s",
+                "9m15s",
                 [
-                    fire(
-                        "GaleraClusterCrashed",
-                        cluster_crashed_text(
-                            "bootstrap node2, which has the highest known seqno (43),"
-                        ),
-                        cluster="prod",
-                    )
+                    scenario(instance="node2", advice="bootstrap")
                 ],
             ),
             Check("10m15s"),
@@ -536,12 +540,7 @@ CASES["cluster-down"] = [
             Check(
                 "6m30s",
                 [
-                    fire(
-                        "GaleraQuorumLost",
-                        quorum_text("node1", "node2 (crashed), node3 (crashed)"),
-                        cluster="prod",
-                        instance="node1",
-                    )
+                    scenario(instance="node1", advice="bootstrap")
                 ],
             ),
             Check("10m15s"),
@@ -566,7 +565,8 @@ CASES["cluster-down"] = [
         ],
     ),
     Case(
-        "f with the dead nodes' hosts gone (exporters unreachable) -> still GaleraQuorumLost",
+        "f with the dead nodes' hosts gone (exporters unreachable) -> GaleraClusterUnobservable: "
+        "nothing may be concluded, no node named",
         [
             ("0s", HEALTHY),
             ("5m", {"prod/node2": TargetDown(), "prod/node3": TargetDown()}),
@@ -578,12 +578,7 @@ CASES["cluster-down"] = [
             Check(
                 "6m30s",
                 [
-                    fire(
-                        "GaleraQuorumLost",
-                        quorum_text("node1", "node2 (unknown), node3 (unknown)"),
-                        cluster="prod",
-                        instance="node1",
-                    )
+                    scenario()
                 ],
             ),
         ],
@@ -633,7 +628,8 @@ CASES["network"] = [
         ],
     ),
     Case(
-        "i: all nodes isolated -> GaleraClusterPartitioned; no quorum-lost, no isolated",
+        "i: all nodes isolated -> GaleraClusterPartitioned naming node2 (highest last_committed) "
+        "as the fallback; no quorum-lost, no isolated",
         [
             ("0s", HEALTHY),
             (
@@ -652,21 +648,7 @@ CASES["network"] = [
             Check(
                 "6m15s",
                 [
-                    fire(
-                        "GaleraClusterPartitioned",
-                        "All 3 nodes of cluster prod are up but non-Primary: they cannot reach "
-                        "each "
-                        "other and refuse queries. Restore the network between the nodes; the "
-                        "cluster "
-                        "re-forms by itself within seconds. Only if it does not once the network "
-                        "works, "
-                        "bootstrap exactly one node, the one with the highest last_committed "
-                        "(node2), "
-                        "with `sudo cfg-cm-cluster --force-safe-to-bootstrap` and `sudo "
-                        "cfg-cm-cluster "
-                        "--bootstrap-node`.",
-                        cluster="prod",
-                    )
+                    scenario(instance="node2", advice="bootstrap")
                 ],
             ),
             Check("10m15s"),
@@ -700,8 +682,8 @@ SPLIT_TEXT = (
 HEALED_TEXT = (
     "Cluster prod had more than one Primary component in the last 24 hours and now has at most "
     "one. Nodes that rejoined by IST look healthy but may hold different rows. Compare table "
-    "checksums on every node before trusting the data; this alert stays for 24 hours after the "
-    "split unless silenced."
+    "checksums on every node before trusting the data; no node is named for a bootstrap while "
+    "this lasts. This alert stays for 24 hours after the split unless silenced."
 )
 CASES["split-brain"] = [
     Case(
@@ -765,8 +747,8 @@ CASES["history-reset"] = [
                         "restarted at "
                         "0 and grastate.dat no longer tells which node is newest. Do not choose a "
                         "node to "
-                        "bootstrap from grastate.dat seqnos; re-bootstrap deliberately when "
-                        "convenient.",
+                        "bootstrap from grastate.dat seqnos (the rules ignore positions of this "
+                        "UUID); re-bootstrap deliberately when convenient.",
                         cluster="prod",
                     )
                 ],
@@ -1006,12 +988,7 @@ CASES["multi-cluster"] = [
             Check(
                 "6m30s",
                 [
-                    fire(
-                        "GaleraQuorumLost",
-                        quorum_text("node1", "node2 (crashed), node3 (crashed)"),
-                        cluster="prod",
-                        instance="node1",
-                    ),
+                    scenario(instance="node1", advice="bootstrap"),
                     fire(
                         "GaleraNodeIsolated",
                         isolated_text("node3", "node1, node2", "lab"),
@@ -1042,12 +1019,7 @@ CASES["multi-cluster"] = [
             Check(
                 "6m15s",
                 [
-                    fire(
-                        "GaleraClusterStopped",
-                        cluster_stopped_text("node3", 22),
-                        cluster="prod",
-                        instance="node3",
-                    )
+                    scenario(instance="node3", advice="bootstrap")
                 ],
             ),
         ],
@@ -1059,13 +1031,89 @@ CASES["multi-cluster"] = [
 STEP = {"split-brain": 60}
 
 
-def load_alerts() -> dict[str, dict[str, Any]]:
+def load_alerts() -> dict[tuple[str, str | None], dict[str, Any]]:
+    """Alert rules by (name, advice label): the scenario alerts come as twins."""
     doc = yaml.safe_load((RULES / "galera-alerts.yml").read_text())
-    return {r["alert"]: r for g in doc["groups"] for r in g["rules"] if "alert" in r}
+    return {
+        (r["alert"], r["labels"].get("advice")): r
+        for g in doc["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    }
 
 
-def render(area: str, cases: list[Case], alerts: dict[str, dict[str, Any]]) -> str:
+def states_at(case: Case, t: int) -> dict[str, State]:
+    current: dict[str, State] = {}
+    for at, states in sorted(case.phases, key=lambda p: s(p[0])):
+        if s(at) <= t:
+            current.update(states)
+    return current
+
+
+def decision_at(case: Case, cluster: str, t: int, step: int) -> tuple[Decision, bool]:
+    """The model's decision for `cluster` at second t, and whether a split brain was seen in
+    the 24 hours before (as cluster:galera_split_brain_24h:max sees it)."""
+
+    def facts(u: int) -> list[NodeFacts]:
+        current = states_at(case, u)
+        nodes = []
+        for name in case.clusters[cluster]:
+            node = Node(cluster, name, case.target_labels.get(cluster, {}))
+            samples = node_samples(node, current[f"{cluster}/{name}"])
+            nodes.append(facts_from_samples(name, samples, scraped=samples[("up", ())] == 1))
+        return nodes
+
+    # GaleraSplitBrain (for: 1m) fired within the 24 h before t. States only change at phase
+    # starts, so each phase is one span [begin, end) to look at.
+    starts = sorted({s(at) for at, _ in case.phases} | {s(case.end) + step})
+    seen = False
+    for begin, end in zip(starts, starts[1:], strict=False):
+        first = -(-begin // step) * step  # first evaluation in the phase
+        fired = first + 60  # first evaluation at which the alert fires
+        last = min(end - 1, t)
+        if fired <= last and last > t - 86400 and decide(facts(begin)).scenario == "split_brain":
+            seen = True
+    return decide(facts(t), split_brain_24h=seen), seen
+
+
+def expected_alert(
+    case: Case,
+    check: Check,
+    step: int,
+    alerts: dict[tuple[str, str | None], dict[str, Any]],
+    fired: tuple[str, dict[str, str], str],
+) -> tuple[str, dict[str, Any]]:
+    alert, labels, description = fired
+    cluster = labels.get("cluster", "prod")
+    decision, seen = decision_at(case, cluster, s(check.at), step)
+    if alert == "":  # scenario(): the model names the alert and its labels
+        implied = texts.scenario_alert(decision)
+        assert implied, f"{case.name} @{check.at}: the model implies no scenario alert"
+        alert, model_labels = implied
+        asked = {k: v for k, v in labels.items() if k != "cluster"}
+        assert asked == model_labels, f"{case.name} @{check.at}: {asked} != model {model_labels}"
+        labels = {"cluster": cluster, **model_labels}
+    rule = alerts[(alert, labels.get("advice"))]
+    if not description:
+        description = texts.description(alert, cluster, decision, seen)
+    annotations = {
+        "summary": rule["annotations"]["summary"],
+        "description": description,
+        "runbook_url": rule["annotations"]["runbook_url"],
+    }
+    if "bootstrap_node" in rule["annotations"]:
+        annotations["bootstrap_node"] = labels["instance"]
+    if "evidence" in rule["annotations"]:
+        annotations["evidence"] = texts.evidence(decision)
+    return alert, {
+        "exp_labels": {**labels, "severity": rule["labels"]["severity"]},
+        "exp_annotations": annotations,
+    }
+
+
+def render(area: str, cases: list[Case], alerts: dict[tuple[str, str | None], dict[str, Any]]) -> str:
     step = STEP.get(area, 15)
+    names_all = sorted({name for name, _ in alerts})
     tests = []
     for case in cases:
         nodes = [
@@ -1078,19 +1126,10 @@ def render(area: str, cases: list[Case], alerts: dict[str, dict[str, Any]]) -> s
         rule_tests = []
         for check in case.checks:
             expected: dict[str, list[dict[str, Any]]] = {}
-            for alert, labels, description in check.firing:
-                rule = alerts[alert]
-                expected.setdefault(alert, []).append(
-                    {
-                        "exp_labels": {**labels, "severity": rule["labels"]["severity"]},
-                        "exp_annotations": {
-                            "summary": rule["annotations"]["summary"],
-                            "description": description,
-                            "runbook_url": rule["annotations"]["runbook_url"],
-                        },
-                    }
-                )
-            names = sorted(alerts) if check.quiet else sorted(expected)
+            for fired in check.firing:
+                alert, exp = expected_alert(case, check, step, alerts, fired)
+                expected.setdefault(alert, []).append(exp)
+            names = names_all if check.quiet else sorted(expected)
             for name in names:
                 rule_tests.append(
                     {"eval_time": check.at, "alertname": name, "exp_alerts": expected.get(name, [])}

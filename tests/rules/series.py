@@ -45,6 +45,10 @@ class Up:
     backend_ready: int = 1
     backend_log: int = 1
     failing_collectors: tuple[str, ...] = ()
+    gen: int = 1  # gcomm generation: every start of mysqld gives the node a new gcomm UUID
+    view: tuple[str, ...] | None = None  # gvwstate.dat's saved Primary view; default members
+    sst_starts: int = 0
+    sst_failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -55,15 +59,41 @@ class Stopped:
     safe: int = 0
     uuid: str = UUID
     recovered: int | None = None
+    recovered_uuid: str | None = None  # defaults to uuid
+    recovered_at: float = 60.0  # error-log time of the Recovered position line
+    grastate_mtime: float = 0.0  # fresh recovery: written after grastate.dat
+    sst_starts: int = 0
+    sst_failed: int = 0
 
 
 @dataclass(frozen=True)
 class Crashed:
-    """kill -9 / power loss with the exporter still up: seqno -1, gvwstate.dat kept."""
+    """kill -9 / power loss with the exporter still up: seqno -1, gvwstate.dat kept.
+
+    `view` is the saved Primary view: member names, "node3@2" for a member's second start.
+    `gvwstate="unreadable"` is a down node whose gvwstate.dat cannot be read (state down)."""
 
     safe: int = 0
     uuid: str = UUID
     recovered: int | None = None
+    recovered_uuid: str | None = None
+    recovered_at: float = 60.0
+    grastate_mtime: float = 0.0
+    seqno: int = -1
+    view: tuple[str, ...] = ("node1", "node2", "node3")
+    gvwstate: str = "kept"
+    joining: bool = False  # an SST runs (sst_in_progress marker): state joining
+    sst_starts: int = 0
+    sst_failed: int = 0
+
+
+@dataclass(frozen=True)
+class NoAccess:
+    """The exporter runs but cannot query mysqld: kind auth, too_many_connections, timeout,
+    other. The files are those of a running node."""
+
+    kind: str = "auth"
+    uuid: str = UUID
 
 
 @dataclass(frozen=True)
@@ -71,7 +101,20 @@ class TargetDown:
     """The exporter cannot be scraped: up 0 and nothing else."""
 
 
-State = Up | Stopped | Crashed | TargetDown
+State = Up | Stopped | Crashed | NoAccess | TargetDown
+ERROR_KINDS = ("refused", "auth", "too_many_connections", "timeout", "other")
+
+
+def gcomm(member: str) -> str:
+    """node3 -> the gcomm UUID of node3's first start; node3@2 -> of its second start."""
+    name, _, gen = member.partition("@")
+    number = int(name.removeprefix("node") or 0)
+    return f"{number:08x}-0000-4000-8000-{int(gen or 1):012x}"
+
+
+def tiebreak_key(name: str) -> int:
+    """Stands in for the exporter's CRC32 of host name and datadir: node1 lowest."""
+    return 1000 + int(name.removeprefix("node") or 0)
 
 
 def isolated(node: str, **kw: object) -> Up:
@@ -99,40 +142,83 @@ class Node:
         return ",".join(f'{k}="{v}"' for k, v in labels.items())
 
 
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def node_samples(node: Node, state: State) -> Samples:
+    """What the node's exporter exposes in `state`, keyed like a parsed exposition
+    ((name, sorted labels) -> value; no target labels), for the Python decision model."""
+    samples: Samples = {}
+    node_series(node, state, {}, 15, samples)
+    return samples
+
+
 def node_series(
-    node: Node, state: State, counters: dict[str, float], step: int
+    node: Node,
+    state: State,
+    counters: dict[str, float],
+    step: int,
+    samples: Samples | None = None,
 ) -> dict[str, float]:
     """Every series the node's exporter exposes in `state` -> its value at this scrape."""
     out: dict[str, float] = {}
 
     def put(name: str, value: float, **extra: str) -> None:
         out[f"{name}{{{node.labels(extra)}}}"] = value
+        if samples is not None:
+            samples[(name, tuple(sorted(extra.items())))] = value
 
     put("up", 0 if isinstance(state, TargetDown) else 1)
     if isinstance(state, TargetDown):
         return out
     running = isinstance(state, Up)
     put("galera_up", 1 if running else 0)
+    error = "" if running else (state.kind if isinstance(state, NoAccess) else "refused")
+    for kind in ERROR_KINDS:
+        put("galera_mysql_error", 1 if kind == error else 0, kind=kind)
     failing = state.failing_collectors if isinstance(state, Up) else ("wsrep",)
-    for collector in ("wsrep", "grastate", "backend_log", "errorlog"):
+    for collector in ("wsrep", "grastate", "backend_log", "errorlog", "sst"):
         put(
             "galera_exporter_collector_success",
             0 if collector in failing else 1,
             collector=collector,
         )
-    seqno = state.seqno if isinstance(state, Stopped) else -1
+    put("galera_node_tiebreak_key", tiebreak_key(node.name))
+    seqno = state.seqno if isinstance(state, Stopped | Crashed) else -1
     put("galera_grastate_present", 1)
     put("galera_grastate_valid", 1)
     put("galera_grastate_seqno", seqno)
-    put("galera_grastate_safe_to_bootstrap", state.safe)
+    put("galera_grastate_safe_to_bootstrap", state.safe if not isinstance(state, NoAccess) else 0)
     put("galera_grastate_info", 1, uuid=state.uuid, version="2.1")
-    put("galera_gvwstate_present", 0 if isinstance(state, Stopped) else 1)
+    mtime = state.grastate_mtime if isinstance(state, Stopped | Crashed) else 0.0
+    put("galera_grastate_modified_timestamp_seconds", mtime)
+    unreadable = isinstance(state, Crashed) and state.gvwstate == "unreadable"
+    put("galera_state_file_unreadable", 0, file="grastate.dat")
+    put("galera_state_file_unreadable", 1 if unreadable else 0, file="gvwstate.dat")
+    if not unreadable:
+        put("galera_gvwstate_present", 0 if isinstance(state, Stopped) else 1)
+    view: tuple[str, ...] = ()
+    if isinstance(state, Crashed) and not unreadable:
+        view = state.view
+    elif isinstance(state, Up):
+        view = state.view if state.view is not None else state.members
+    for member in view:
+        put("galera_gvwstate_member_info", 1, uuid=gcomm(member))
+    joining = isinstance(state, Crashed) and state.joining
+    put("galera_sst_in_progress", 1 if joining else 0)
+    if not isinstance(state, NoAccess):
+        put("galera_sst_starts_total", state.sst_starts)
+        put("galera_errorlog_events_total", state.sst_failed, event="sst_failed")
     backend_log = state.backend_log if isinstance(state, Up) else 1
     put("galera_backend_log_present", backend_log)
     put("galera_backend_ready", state.backend_ready if isinstance(state, Up) else 0)
-    if not isinstance(state, Up):
+    if isinstance(state, Stopped | Crashed):
         if state.recovered is not None:
             put("galera_recovered_seqno", state.recovered)
+            put("galera_recovered_position_info", 1, uuid=state.recovered_uuid or state.uuid)
+            put("galera_recovered_position_timestamp_seconds", state.recovered_at)
+        return out
+    if not isinstance(state, Up):
         return out
 
     size = state.size if state.size is not None else len(state.members)
@@ -153,6 +239,7 @@ def node_series(
         1,
         cluster_state_uuid=state.uuid,
         local_state_uuid=state.uuid if state.local_uuid is None else state.local_uuid,
+        gcomm_uuid=gcomm(f"{node.name}@{state.gen}"),
         node_name=node.name,
         local_state_comment=state.state,
         provider_version="4.23(rXXXX)",
