@@ -18,9 +18,9 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# The exporter only: the lab (lab/, its own distribution) kills and wipes nodes and stays out.
 COPY pyproject.toml README.md ./
 COPY exporter ./exporter
-COPY lab ./lab
 RUN python3 -m venv /opt/galera-exporter \
     && /opt/galera-exporter/bin/pip install --no-cache-dir --disable-pip-version-check /src \
     && find /opt/galera-exporter -name __pycache__ -prune -exec rm -rf {} + \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what a fresh Debian machine lacks for the demo and the tests: Debian packages
-# (MariaDB + Galera, Prometheus, Alertmanager, tools) and the project with its test extras.
+# (MariaDB + Galera, Prometheus, Alertmanager, tools), the exporter with its test extras and the
+# lab (`galera-lab`, which `make demo` and the tests need; the product ships without it).
 # Idempotent: apt runs only when a package is missing; pip skips what is already satisfied.
 # Usage: scripts/install-deps.sh [--runtime-only]
 set -euo pipefail
@@ -29,5 +30,8 @@ python3 -m pip --version >/dev/null 2>&1 || { echo "python3 with pip is required
 extras="[test]"
 [ "${1:-}" = "--runtime-only" ] && extras=""
 # pip itself skips what is already satisfied; an editable install keeps the checkout live.
-python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e ".${extras}"
+# Two distributions: the exporter (the product) and the lab (lab/pyproject.toml, kept out of the
+# product), in one pip run so the lab's galera-exporter requirement is met by this checkout.
+python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
+  -e ".${extras}" -e ./lab
 echo "dependencies OK"

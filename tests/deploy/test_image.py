@@ -1,5 +1,6 @@
 """The Dockerfile passes hadolint and really builds (buildah on a debootstrap base, as in
-docs/deploy.md); the exporter inside the image runs as non-root and answers /metrics."""
+docs/deploy.md); the exporter inside the image runs as non-root and answers /metrics, and the
+lab is not in the image."""
 
 from __future__ import annotations
 
@@ -148,6 +149,33 @@ def test_image_config(image: str) -> None:
     assert config["Healthcheck"]["Test"][0] == "CMD"
     size = sum(layer.get("size", 0) for layer in inspected.get("OCIv1", {}).get("layers", []))
     print(f"image config OK; {len(inspected['Docker']['rootfs']['diff_ids'])} layers {size or ''}")
+
+
+def test_image_has_no_lab(image: str) -> None:
+    """The lab kills and wipes database nodes: it is for a checkout, never in the image."""
+    ctr = run("buildah", "from", image).stdout.strip()
+    try:
+
+        def in_image(*argv: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["buildah", "run", "--isolation", "chroot", ctr, "--", *argv],
+                capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+
+        imported = in_image("python3", "-c", "import galera_lab")
+        assert imported.returncode != 0, "galera_lab is importable in the image"
+        assert "No module named 'galera_lab'" in imported.stderr, imported.stderr
+        assert in_image("sh", "-c", "command -v galera-lab").returncode != 0
+        # Nor anywhere on disk under another name or path (a lab module, its console script).
+        found = in_image(
+            "find", "/opt/galera-exporter", "/usr/local", "(", "-name", "galera_lab*", "-o",
+            "-name", "galera-lab*", "-o", "-name", "cfgcm.py", "-o", "-name", "faults.py", ")",
+        )  # fmt: skip
+        assert found.returncode == 0, found.stderr
+        assert found.stdout.strip() == "", found.stdout
+        assert in_image("galera-exporter", "--version").returncode == 0
+    finally:
+        subprocess.run(["buildah", "rm", ctr], capture_output=True, timeout=120, check=False)
 
 
 def descendants(root: int) -> list[int]:
