@@ -86,6 +86,7 @@ class Decision:
     candidate: str | None  # THE node to bootstrap, or None
     force: bool  # safe_to_bootstrap must be forced on the candidate first
     decidable: bool  # a candidate may be chosen at all (see cluster:galera_bootstrap_decidable)
+    reset: bool  # some node's grastate.dat has the all-zero UUID of a reset history
 
 
 def node_state(node: NodeFacts) -> str:
@@ -192,6 +193,7 @@ def decide(
         candidate=candidate,
         force=force,
         decidable=decidable,
+        reset=any(n.grastate_uuid == ZERO_UUID for n in nodes),
     )
 
 

@@ -1027,6 +1027,306 @@ CASES["multi-cluster"] = [
     ),
 ]
 
+OTHER_UUID = "9c1d1e3a-0b7f-11f1-9a4b-2f6ad8c7e001"
+FIVE = ("node1", "node2", "node3", "node4", "node5")
+
+
+def survivors(*names: str, last_committed: int) -> dict[str, State]:
+    """Nodes left together in one non-Primary component."""
+    return {
+        f"prod/{n}": Up(
+            members=names,
+            status="non-Primary",
+            conf_id=-1,
+            state="Initialized",
+            ready=0,
+            last_committed=last_committed,
+        )
+        for n in names
+    }
+
+
+def EXPORTER_DOWN_TEXT(node: str) -> str:  # noqa: N802 - reads like the constants around it
+    return (
+        f"Prometheus cannot scrape the galera exporter {node} (cluster prod); this node's state "
+        "is unknown, so no node of this cluster is named for a bootstrap while it lasts. Check "
+        "the host and the galera-exporter service on it."
+    )
+
+
+def CANNOT_QUERY_TEXT(node: str) -> str:  # noqa: N802
+    return (
+        f"The exporter on {node} (cluster prod) cannot query mysqld: the login is refused (a "
+        "changed password or a missing grant: fix the exporter's option file). This node's "
+        "Galera state is unknown while it lasts."
+    )
+
+
+def CRASHED_TEXT(node: str, size: int) -> str:  # noqa: N802
+    return crashed_text(node, size)
+
+
+def BACKEND_NOT_READY_TEXT(node: str) -> str:  # noqa: N802
+    return (
+        f"mysqld on {node} (cluster prod) is Synced but the back-end has not logged `SMTP Service "
+        f"started` since its last start. Check the back-end log on {node} (`tail -f "
+        "/var/log/djigzo.log`) for errors and restart the back-end if it is stuck."
+    )
+
+
+BACKEND_DOWN_TEXT = (
+    "The database of cluster prod is Primary on 3 node(s) but no node's back-end has logged "
+    "`SMTP Service started` since its last start: the service is down everywhere. Read the "
+    "back-end log on each node (`tail -f /var/log/djigzo.log`) and restart the back-end; the "
+    "database needs no action."
+)
+REJOIN_TEXT = (
+    "node3 (cluster prod) started or failed a state transfer (SST) at least twice in 30 minutes "
+    "without joining: restarting it again will not help. Read its error log and the SST log in "
+    "the datadir (`grep -i sst /var/log/mysql/error.log`): typical causes are a full disk, the "
+    "SST port blocked between nodes, or wrong SST credentials. Do not bootstrap it."
+)
+UUID_CONFLICT_TEXT = (
+    "Primary nodes labelled cluster prod report 2 different cluster UUIDs: node1 "
+    "125a32e7-ea40-11f1-8844-577ec5e07595; node2 125a32e7-ea40-11f1-8844-577ec5e07595; node3 "
+    f"{OTHER_UUID}. These are different clusters with one `cluster` target label. Give each its "
+    "own label in the scrape config; until then this label's scenario alerts are unreliable (no "
+    "node is named for a bootstrap)."
+)
+OUTSIDE_JOB_TEXT = (
+    "Prometheus scrapes a galera exporter as node9 in job db (cluster \"side\"), but the rules "
+    "only watch job \"galera\": this node is in no scenario and raises no alert. Scrape it in the "
+    "`galera` job, or change the job in the first rule of rules/galera-recording.yml."
+)
+
+# Issue 11's adversarial cases: each names the node the model must name, or that none is, and
+# asserts every other alert silent.
+CASES["decisions"] = [
+    Case(
+        "stale position: node3 stopped cleanly long before a power loss kills node1 and node2 "
+        "-> no node named (their positions are unknown), never node3; after galera_recovery "
+        "the most advanced crashed node (node2)",
+        [
+            ("0s", {**prod(node1=Up(members=TWO), node2=Up(members=TWO)), "prod/node3": Stopped(100)}),
+            ("2m", prod(node1=Crashed(view=TWO), node2=Crashed(view=TWO))),
+            ("6m", prod(node1=Crashed(view=TWO, recovered=150), node2=Crashed(view=TWO, recovered=160))),
+        ],
+        "9m",
+        [Check("3m15s", [scenario(advice="verify")]), Check("7m15s", [scenario(instance="node2", advice="bootstrap")])],
+    ),
+    Case(
+        "a recovered position written before the node's last start is stale: not used",
+        [
+            ("0s", prod(node1=Stopped(100), node2=Crashed(recovered=300, recovered_at=60, grastate_mtime=90), node3=Crashed(recovered=150))),
+        ],
+        "3m",
+        [Check("2m", [scenario(advice="verify")])],
+    ),
+    Case(
+        "two clean stops, then the survivor's exporter dies -> GaleraClusterUnobservable: the "
+        "stopped nodes (older data) are never named",
+        [
+            ("0s", HEALTHY),
+            ("1m", {"prod/node1": Up(members=("node1",), safe=1), **prod(node2=Stopped(12), node3=Stopped(14))}),
+            ("3m", {"prod/node1": TargetDown()}),
+        ],
+        "9m",
+        [
+            Check("4m15s", [scenario()]),
+            Check("8m15s", [scenario(), fire("GaleraExporterDown", EXPORTER_DOWN_TEXT("node1"), cluster="prod", instance="node1")]),
+        ],
+    ),
+    Case(
+        "all stopped, the safe_to_bootstrap node's exporter unreachable -> nothing named, no "
+        "other node forced",
+        [("0s", {**prod(node1=Stopped(18), node2=Stopped(20)), "prod/node3": TargetDown()})],
+        "3m",
+        [Check("2m", [scenario()])],
+    ),
+    Case(
+        "a rotated password on every node of a healthy cluster -> GaleraExporterCannotQuery "
+        "(auth) per node; no scenario page, nothing named",
+        [("0s", HEALTHY), ("1m", every(NoAccess(kind="auth")))],
+        "8m",
+        [
+            Check("5m45s"),
+            Check("6m15s", [fire("GaleraExporterCannotQuery", CANNOT_QUERY_TEXT(n), cluster="prod", instance=n, kind="auth") for n in NODES]),
+        ],
+    ),
+    Case(
+        "two nodes crashed and the survivor refuses the exporter (auth) -> "
+        "GaleraClusterUnobservable, not a bootstrap",
+        [("0s", {**prod(node1=NoAccess(kind="auth")), **prod(node2=Crashed(), node3=Crashed())})],
+        "3m",
+        [Check("2m", [scenario()])],
+    ),
+    Case(
+        "a hung mysqld (timeout) on the last node while the others are down -> unobservable",
+        [("0s", {**prod(node1=NoAccess(kind="timeout")), **prod(node2=Stopped(5), node3=Stopped(7, safe=1))})],
+        "3m",
+        [Check("2m", [scenario()])],
+    ),
+    Case(
+        "tie: node3 stopped, then the node1-node2 link breaks (equal last_committed) -> ONE "
+        "GaleraQuorumLost naming node1 (lowest tie-break key), never both",
+        [
+            ("0s", {**prod(node1=Up(members=TWO), node2=Up(members=TWO)), "prod/node3": Stopped(11)}),
+            ("2m", {"prod/node1": isolated("node1", last_committed=15), "prod/node2": isolated("node2", last_committed=15)}),
+        ],
+        "5m",
+        [Check("3m15s", [scenario(instance="node1", advice="bootstrap")])],
+    ),
+    Case(
+        "five nodes: three crash, the two left form a non-Primary component with equal "
+        "last_committed -> node1 named once; the crashed nodes are covered by the survivors",
+        [
+            ("0s", {f"prod/{n}": Up(members=FIVE) for n in FIVE}),
+            ("2m", {**survivors("node1", "node2", last_committed=40), **{f"prod/{n}": Crashed(view=FIVE) for n in ("node3", "node4", "node5")}}),
+        ],
+        "5m",
+        [Check("3m15s", [scenario(instance="node1", advice="bootstrap")])],
+        clusters={"prod": FIVE},
+    ),
+    Case(
+        "five nodes: the survivors restarted after the crash (new gcomm UUIDs) cover nothing "
+        "-> the crashed nodes must be recovered first",
+        [
+            ("0s", {**{f"prod/{n}": Up(members=("node1", "node2"), status="non-Primary", conf_id=-1, state="Initialized", ready=0, last_committed=40, gen=2) for n in ("node1", "node2")}, **{f"prod/{n}": Crashed(view=FIVE) for n in ("node3", "node4", "node5")}}),
+        ],
+        "3m",
+        [Check("2m", [scenario(advice="verify")])],
+        clusters={"prod": FIVE},
+    ),
+    Case(
+        "two nodes + garbd: node2 crashed and the arbitrator gone -> node1 (non-Primary) named",
+        [
+            ("0s", {"prod/node1": Up(members=TWO, size=3), "prod/node2": Up(members=TWO, size=3)}),
+            ("2m", {"prod/node1": isolated("node1", last_committed=30), "prod/node2": Crashed(view=TWO)}),
+        ],
+        "5m",
+        [Check("3m15s", [scenario(instance="node1", advice="bootstrap")])],
+        clusters={"prod": TWO},
+        target_labels={"prod": {"galera_arbitrators": "1"}},
+    ),
+    Case(
+        "all stopped, then someone starts node1 plainly: it waits non-Primary -> node3 (safe, "
+        "more advanced) is named, not the waiting node1",
+        [
+            ("0s", {**prod(node1=Stopped(18), node2=Stopped(20), node3=Stopped(22, safe=1))}),
+            ("2m", {"prod/node1": isolated("node1", last_committed=18, gen=2)}),
+        ],
+        "5m",
+        [Check("1m15s", [scenario(instance="node3", advice="bootstrap")]), Check("3m15s", [scenario(instance="node3", advice="bootstrap")])],
+    ),
+    Case(
+        "safe_to_bootstrap 1 on a node behind another's position -> nothing named",
+        [("0s", prod(node1=Stopped(30), node2=Stopped(20, safe=1), node3=Stopped(25)))],
+        "3m",
+        [Check("2m", [scenario(advice="verify")])],
+    ),
+    Case(
+        "two nodes say safe_to_bootstrap 1 -> nothing named",
+        [("0s", prod(node1=Stopped(30, safe=1), node2=Stopped(30, safe=1), node3=Stopped(25)))],
+        "3m",
+        [Check("2m", [scenario(advice="verify")])],
+    ),
+    Case(
+        "history reset: every node crashes with the zero UUID in grastate.dat while old-UUID "
+        "Recovered position lines are still in the error logs -> nothing named",
+        [
+            ("0s", every(Crashed(uuid=ZERO_UUID, recovered=50, recovered_uuid="125a32e7-ea40-11f1-8844-577ec5e07595", recovered_at=60, grastate_mtime=120))),
+            ("2m", every(Crashed(uuid=ZERO_UUID, recovered=3, recovered_at=600, grastate_mtime=120))),
+        ],
+        "5m",
+        [Check("1m15s", [scenario(advice="verify")]), Check("3m15s", [scenario(advice="verify")])],
+    ),
+    Case(
+        "positions of two histories (another cluster's datadir restored on node2) -> nothing named",
+        [("0s", prod(node1=Stopped(30), node2=Stopped(40, uuid=OTHER_UUID), node3=Stopped(20)))],
+        "3m",
+        [Check("2m", [scenario(advice="verify")])],
+    ),
+    Case(
+        "split brain, then the minority node3 is stopped cleanly (safe 1) and a power loss kills "
+        "node1 and node2 -> node3's safe_to_bootstrap is not trusted for 24 h",
+        [
+            ("0s", HEALTHY),
+            ("2m", SPLIT),
+            ("10m", {"prod/node3": Stopped(25, safe=1)}),
+            ("11m", prod(node1=Crashed(view=TWO), node2=Crashed(view=TWO))),
+        ],
+        "14m",
+        [Check("12m15s", [scenario(advice="verify")])],
+    ),
+    Case(
+        "every gateway loses power (all exporters unreachable) -> GaleraClusterUnobservable "
+        "(critical), then GaleraExporterDown for each",
+        [("0s", HEALTHY), ("1m", every(TargetDown()))],
+        "8m",
+        [
+            Check("2m15s", [scenario()]),
+            Check("6m15s", [scenario(), *[fire("GaleraExporterDown", EXPORTER_DOWN_TEXT(n), cluster="prod", instance=n) for n in NODES]]),
+        ],
+    ),
+    Case(
+        "no back-end ready on any node while mysqld is Primary -> GaleraBackendDown (critical)",
+        [("0s", HEALTHY), ("1m", every(Up(backend_ready=0)))],
+        "8m",
+        [
+            Check("5m45s"),
+            Check(
+                "6m15s",
+                [
+                    fire("GaleraBackendDown", BACKEND_DOWN_TEXT, cluster="prod"),
+                    *[fire("GaleraBackendNotReady", BACKEND_NOT_READY_TEXT(n), cluster="prod", instance=n) for n in NODES],
+                ],
+            ),
+        ],
+    ),
+    Case(
+        "a joiner in SST while another node is still down: the joiner is never \"crashed\"",
+        [
+            ("0s", {**prod(node1=Up(members=("node1", "node3")), node2=Crashed()), "prod/node3": Crashed(joining=True)}),
+        ],
+        "3m",
+        [Check("2m", [fire("GaleraNodeCrashed", CRASHED_TEXT("node2", 2), cluster="prod", instance="node2")])],
+    ),
+    Case(
+        "a joiner crash-looping in SST (new SST every 2 minutes, each failing) -> "
+        "GaleraNodeRejoinFailing; a short failure is never GaleraNodeCrashed",
+        [
+            ("0s", {**every(Up(members=TWO, size=2)), "prod/node3": Crashed()}),
+            ("30m", {**every(Up(size=3)), "prod/node3": Crashed(joining=True, sst_starts=1)}),
+            ("31m30s", {**every(Up(members=TWO, size=2)), "prod/node3": Crashed(sst_starts=1, sst_failed=1)}),
+            ("31m45s", {**every(Up(size=3)), "prod/node3": Crashed(joining=True, sst_starts=2, sst_failed=1)}),
+            ("33m30s", {**every(Up(members=TWO, size=2)), "prod/node3": Crashed(sst_starts=2, sst_failed=2)}),
+            ("33m45s", {**every(Up(size=3)), "prod/node3": Crashed(joining=True, sst_starts=3, sst_failed=2)}),
+        ],
+        "36m",
+        [
+            Check("30m45s"),
+            Check("33m15s", [fire("GaleraNodeRejoinFailing", REJOIN_TEXT, cluster="prod", instance="node3")]),
+            Check("35m", [fire("GaleraNodeRejoinFailing", REJOIN_TEXT, cluster="prod", instance="node3")]),
+        ],
+    ),
+    Case(
+        "two clusters share one cluster label (different cluster UUIDs among Primary nodes) -> "
+        "GaleraClusterUuidConflict (warning), never GaleraSplitBrain",
+        [("0s", {**prod(node1=Up(members=TWO), node2=Up(members=TWO)), "prod/node3": Up(members=("node3",), uuid=OTHER_UUID)})],
+        "8m",
+        [Check("4m45s"), Check("5m15s", [fire("GaleraClusterUuidConflict", UUID_CONFLICT_TEXT, cluster="prod")])],
+    ),
+    Case(
+        "a galera exporter scraped under another job -> GaleraTargetOutsideJob",
+        [("0s", {**HEALTHY, "side/node9": Up(members=("node9",))})],
+        "12m",
+        [Check("9m45s"), Check("10m15s", [fire("GaleraTargetOutsideJob", OUTSIDE_JOB_TEXT, cluster="side", instance="node9", job="db")])],
+        clusters={"prod": NODES, "side": ("node9",)},
+        target_labels={"side": {"job": "db"}},
+    ),
+]
+
+
 # Files whose cases need 24 h of history are evaluated once a minute; the rest every 15 s.
 STEP = {"split-brain": 60}
 

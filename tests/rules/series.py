@@ -183,6 +183,7 @@ def node_series(
             0 if collector in failing else 1,
             collector=collector,
         )
+    put("galera_exporter_build_info", 1, version="test")
     put("galera_node_tiebreak_key", tiebreak_key(node.name))
     seqno = state.seqno if isinstance(state, Stopped | Crashed) else -1
     put("galera_grastate_present", 1)

@@ -51,6 +51,11 @@ def no_candidate(decision: Decision, split_brain_24h: bool) -> str:
             "the nodes' positions belong to different cluster histories (UUIDs), so they cannot"
             " be compared; choose deliberately (see the runbook)"
         )
+    elif decision.reset:
+        reason = (
+            "the cluster history was reset (all-zero UUID), so seqnos do not tell which node is"
+            " newest; choose deliberately (see GaleraClusterHistoryReset in the runbook)"
+        )
     elif len(decision.safe) > 1:
         reason = (
             f"more than one node says safe_to_bootstrap: 1 ({', '.join(sorted(decision.safe))}),"
