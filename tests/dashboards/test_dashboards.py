@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.dashboards import known_metrics, promql
+from tests.dashboards.generator import generate
 
 PROMTOOL = "/usr/bin/promtool"
 DASHBOARDS = {p.name: p for p in promql.DASHBOARD_FILES}
 QUERIES = promql.all_queries()
 CURRENT_PANEL_TYPES = {"timeseries", "stat", "table", "state-timeline", "text", "row"}
-
-
-def _load_generator() -> ModuleType:
-    path = promql.DASHBOARD_DIR / "generate.py"
-    spec = importlib.util.spec_from_file_location("dashboards_generate", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _load_generator()
 
 
 @pytest.fixture(scope="module")
