@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ CLUSTER_WIDE_PANELS = frozenset(
     {
         "Guide scenario",
         "Bootstrap candidate",
+        "Bootstrap evidence",
         "Primary components",
         "Primary component size",
         "Galera alerts firing",
@@ -91,16 +93,18 @@ def null_map(text: str, color: str = GREY) -> Json:
     }
 
 
-# Node state: from instance:galera_node_state:bool (rules/galera-recording.yml).
-NODE_STATES = {"primary": 1, "non_primary": 2, "stopped": 3, "crashed": 4, "unknown": 5}
+# Node state: the value of instance:galera_node:state (rules/galera-recording.yml) is its code.
 NODE_STATE_MAP = [
     value_map(
         {
+            0: ("unobservable", PURPLE),
             1: ("Primary", GREEN),
             2: ("non-Primary", RED),
-            3: ("stopped (clean)", BLUE),
-            4: ("crashed", RED),
-            5: ("unknown (exporter down)", PURPLE),
+            3: ("joining (SST)", YELLOW),
+            4: ("stopped (clean)", BLUE),
+            5: ("crashed", RED),
+            6: ("down (stopped or crashed?)", RED),
+            7: ("no access (exporter refused)", PURPLE),
         }
     )
 ]
@@ -133,22 +137,64 @@ SAFE_MAP = [value_map({0: ("0", GREY), 1: ("1 (safe)", GREEN)})]
 SEQNO_MAP = [value_map({-1: ("-1 (running or crashed)", GREY)}), null_map("—")]
 CONF_ID_MAP = [value_map({-1: ("none (not Primary)", RED)})]
 
-# Guide scenario codes: (text, color, alert whose runbook heading has the steps).
-SCENARIOS: dict[int, tuple[str, str, str]] = {
-    0: ("Unknown: exporter(s) unreachable", PURPLE, "GaleraExporterDown"),
-    1: ("Cluster fully functional", GREEN, ""),
-    2: ("One node is gracefully stopped", BLUE, "GaleraNodeStopped"),
-    3: ("Two nodes are gracefully stopped", ORANGE, "GaleraClusterSingleNode"),
-    4: ("One node is terminated", ORANGE, "GaleraNodeCrashed"),
-    5: ("Two nodes are terminated: quorum lost", RED, "GaleraQuorumLost"),
-    6: ("All nodes are gracefully stopped", RED, "GaleraClusterStopped"),
-    7: ("Connection failure between all nodes", RED, "GaleraClusterPartitioned"),
-    8: ("Connection failure: one node cut off", ORANGE, "GaleraNodeIsolated"),
-    9: ("SPLIT BRAIN: several Primary components", RED, "GaleraSplitBrain"),
-    10: ("All nodes are terminated", RED, "GaleraClusterCrashed"),
-    11: ("Node joining (state transfer)", YELLOW, "GaleraNodeNotReady"),
-}
-SCENARIO_MAP = [value_map({code: (text, color) for code, (text, color, _) in SCENARIOS.items()})]
+
+@dataclass(frozen=True)
+class Scenario:
+    """How the overview shows one `scenario` of cluster:galera_scenario:info."""
+
+    code: int  # the panel's value; its value mapping gives text and colour
+    text: str
+    color: str
+    alert: str  # whose runbook heading has the steps; "" = the runbook's top
+
+
+# The scenarios the decision model records (cluster:galera_scenario:info of
+# rules/galera-recording.yml), in the rules' order of precedence. Healthy green, degraded
+# orange, every outage red.
+SCENARIOS: dict[str, Scenario] = {
+    "uuid_conflict": Scenario(
+        9, "Configuration error: two clusters share one cluster label", RED,
+        "GaleraClusterUuidConflict",
+    ),
+    "split_brain": Scenario(8, "SPLIT BRAIN: several Primary components", RED, "GaleraSplitBrain"),
+    "healthy": Scenario(1, "Cluster fully functional", GREEN, ""),
+    "degraded": Scenario(2, "Degraded: Primary component running, node(s) missing", ORANGE, ""),
+    "unobservable": Scenario(
+        3, "Unobservable: no node seen serving, some node not observed", RED,
+        "GaleraClusterUnobservable",
+    ),
+    "partitioned": Scenario(
+        4, "Connection failure between all nodes", RED, "GaleraClusterPartitioned"
+    ),
+    "quorum_lost": Scenario(5, "Quorum lost: survivor(s) non-Primary", RED, "GaleraQuorumLost"),
+    "stopped": Scenario(6, "All nodes are gracefully stopped", RED, "GaleraClusterStopped"),
+    "crashed": Scenario(7, "All nodes are down (terminated)", RED, "GaleraClusterCrashed"),
+}  # fmt: skip
+UNKNOWN_SCENARIO = Scenario(-1, "Unknown scenario (rules newer than this dashboard?)", PURPLE, "")
+SCENARIO_MAP = [
+    value_map({s.code: (s.text, s.color) for s in (*SCENARIOS.values(), UNKNOWN_SCENARIO)})
+]
+
+# instance:galera_bootstrap_candidate:bool{force} as the candidate panel's value.
+FORCE_CODES = {"0": 1, "1": 2}
+CANDIDATE_MAP = [
+    value_map(
+        {
+            1: ("bootstrap it (safe_to_bootstrap: 1, no force)", GREEN),
+            2: ("force safe_to_bootstrap first, then bootstrap it", ORANGE),
+        }
+    )
+]
+# The evidence table's position column, from three recorded series (see positions_expr).
+POSITION_MAP = [
+    value_map(
+        {
+            0: ("known", GREEN),
+            1: ("covered by a running survivor", BLUE),
+            2: ("UNKNOWN: run galera_recovery there", RED),
+        }
+    )
+]
 
 
 def anchor(alertname: str) -> str:
@@ -157,16 +203,13 @@ def anchor(alertname: str) -> str:
 
 
 # --------------------------------------------------------------------------- expressions
-def state_code(metric: str, label: str, codes: dict[str, int], sel: str) -> str:
-    """A state-set metric -> one numeric code per instance (the code of the state that is 1)."""
-    terms = [
-        f'({metric}{{{sel}, {label}="{state}"}} == 1) * {code}' for state, code in codes.items()
-    ]
-    return "max by (instance) (\n    " + "\n  or ".join(terms) + "\n)"
-
-
 def node_state_expr(sel: str) -> str:
-    return state_code("instance:galera_node_state:bool", "state", NODE_STATES, sel)
+    """One series per node, valued with the state code of instance:galera_node:state.
+
+    `max by (instance)` only drops the `state` label (one series per node: a state change is
+    then a new value, not a new series); the rule records exactly one state per node.
+    """
+    return f"max by (instance) (instance:galera_node:state{{{sel}}})"
 
 
 def cluster_status_expr(sel: str) -> str:
@@ -187,80 +230,50 @@ def local_state_expr(sel: str) -> str:
 
 
 def scenario_expr() -> str:
-    """Which failure scenario of the recovery guide the cluster is in, as a code (SCENARIOS).
+    """cluster:galera_scenario:info as a code (SCENARIOS) with the runbook anchor as a label.
 
-    Built from the recording rules' node-state counts; the first matching term wins (`or`
-    keeps the left side's series for a cluster). Unlike the alerts there is no `for:`, so it
-    changes as soon as Prometheus sees the new state.
+    Presentation only: each term picks one value of the recorded `scenario` label, so the
+    panel can map it to a text and a colour and link its runbook heading. A scenario this
+    dashboard does not know still shows (code -1, the `scenario` label as its legend).
     """
-
-    def n(state: str) -> str:
-        return f'sum by (cluster) (cluster_state:galera_nodes:sum{{{C}, state="{state}"}})'
-
-    primary, non_primary = n("primary"), n("non_primary")
-    stopped, crashed, unknown = n("stopped"), n("crashed"), n("unknown")
-    total = f"sum by (cluster) (cluster:galera_nodes:count{{{C}}})"
-    safe = f"max by (cluster) (galera_grastate_safe_to_bootstrap{{{C}}}) == 1"
-    full = (
-        f"max by (cluster) (cluster:galera_primary_size:max{{{C}}})"
-        f" >= on (cluster) max by (cluster) (cluster:galera_expected_size:sum{{{C}}})"
-    )
-    cases = [
-        (9, f"max by (cluster) (cluster:galera_primary_components:count{{{C}}}) > 1"),
-        (1, f"{primary} == on (cluster) {total}"),
-        (8, f"{primary} > 0 and on (cluster) {non_primary} > 0"),
-        (11, f"{primary} > 0 and on (cluster) {crashed} > 0 and on (cluster) {full}"),
-        (4, f"{primary} > 0 and on (cluster) {crashed} > 0"),
-        (3, f"{primary} > 0 and on (cluster) {stopped} > 1"),
-        (2, f"{primary} > 0 and on (cluster) {stopped} > 0"),
-        (5, f"{non_primary} > 0 and on (cluster) ({stopped} + {crashed} + {unknown}) > 0"),
-        (7, f"{non_primary} > 0"),
-        (6, f"({stopped} + {crashed}) == on (cluster) {total} and on (cluster) {safe}"),
-        (10, f"({stopped} + {crashed}) == on (cluster) {total}"),
-        (0, total),
+    terms = [
+        f'label_replace(cluster:galera_scenario:info{{{C}, scenario="{name}"}} * {s.code},\n'
+        f'    "anchor", "{anchor(s.alert) if s.alert else ""}", "", "")'
+        for name, s in SCENARIOS.items()
     ]
-    terms = []
-    for code, cond in cases:
-        alert = SCENARIOS[code][2]
-        terms.append(f'label_replace(({cond}) * 0 + {code}, "anchor", "{anchor(alert)}", "", "")')
-    # `or on (cluster)`: the terms differ in their anchor label; a plain `or` would keep them all.
+    terms.append(
+        f"label_replace(cluster:galera_scenario:info{{{C}}} * 0 - {-UNKNOWN_SCENARIO.code},\n"
+        '    "anchor", "", "", "")'
+    )
+    # `or on (cluster)`: the first term that has the cluster wins; the fallback comes last.
     return "\n  or on (cluster)\n".join(terms)
 
 
-def bootstrap_candidate_expr() -> str:
-    """The node to bootstrap when no Primary component runs, with the reason as a label.
+def force_coded(metric: str, sel: str, by: str = "") -> str:
+    """The bootstrap candidate with its `force` label as the value (FORCE_CODES)."""
+    agg = f"max by ({by}) " if by else ""
+    return "\nor\n".join(
+        f'{agg}({metric}{{{sel}, force="{force}"}} * {code})' for force, code in FORCE_CODES.items()
+    )
 
-    safe_to_bootstrap 1 first (the guide: the node that left last); else the highest known
-    position: recovered seqno, grastate seqno or, on a running non-Primary node, last_committed.
+
+CANDIDATE = "instance:galera_bootstrap_candidate:bool"
+
+
+def candidate_expr() -> str:
+    """THE node to bootstrap, read from the rule: no series means no node is named."""
+    return force_coded(CANDIDATE, C)
+
+
+def position_status_expr() -> str:
+    """Per node: 0 position known, 1 covered by a running survivor, 2 unknown (POSITION_MAP).
+
+    Three recorded series side by side; nodes in a Primary component have none of them.
     """
-    safe = (
-        f"label_replace(\n    max by (instance) (galera_grastate_safe_to_bootstrap{{{C}}} == 1),\n"
-        '    "reason", "(safe_to_bootstrap: 1)", "", "")'
-    )
-    highest = (
-        "label_replace(\n    topk(1, max by (instance) (\n"
-        "        label_replace(\n"
-        f'          instance:galera_last_known_seqno:max{{{C}}}, "src", "files", "", "")\n'
-        "      or\n"
-        f'        label_replace(galera_last_committed{{{C}}}, "src", "running", "", "")\n'
-        "    ) >= 0),\n"
-        '    "reason", "(highest known seqno: force safe_to_bootstrap first)", "", "")'
-    )
-    unknown = (
-        f"label_replace(label_replace(max by (cluster) (cluster:galera_nodes:count{{{C}}}),\n"
-        '    "instance", "unknown", "", ""),\n'
-        '    "reason", "(no position known: run mariadbd --wsrep-recover on every node)", "", "")'
-    )
-    none_needed = (
-        "label_replace(label_replace(\n"
-        f"    max by (cluster) (cluster:galera_primary_components:count{{{C}}}) > 0,\n"
-        '    "instance", "none needed", "", ""),\n'
-        '    "reason", "(a Primary component is running)", "", "")'
-    )
     return (
-        f"(\n  {safe}\n  or on ()\n  {highest}\n  or on ()\n  {unknown}\n)\n"
-        f"unless on () (max by (cluster) (cluster:galera_primary_components:count{{{C}}}) > 0)\n"
-        f"or on ()\n{none_needed}"
+        f"max by (instance) (instance:galera_position:seqno{{{C}}}) * 0\n"
+        f"or max by (instance) (instance:galera_position_covered:bool{{{C}}})\n"
+        f"or max by (instance) (instance:galera_position_unknown:bool{{{C}}}) * 2"
     )
 
 
@@ -273,6 +286,11 @@ def alert_names() -> list[str]:
         for rule in group.get("rules", [])
         if "alert" in rule
     ]
+
+
+# The ALERTS labels the firing-alerts table shows (ALERTS has no annotations), in this order;
+# `kind`: GaleraExporterCannotQuery's reason, `collector`: GaleraExporterCollectorFailing's.
+ALERT_COLUMNS = ("severity", "alertname", "instance", "advice", "kind", "collector", "anchor")
 
 
 def firing_alerts_expr() -> str:
@@ -394,6 +412,7 @@ def stat(
     color_mode: str = "background",
     decimals: int | None = None,
     links: list[Json] | None = None,
+    no_value: str | None = None,
 ) -> Json:
     defaults: Json = {
         "mappings": mappings or [],
@@ -404,6 +423,8 @@ def stat(
     }
     if decimals is not None:
         defaults["decimals"] = decimals
+    if no_value is not None:
+        defaults["noValue"] = no_value
     options = {
         "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
         "orientation": "auto",
@@ -530,6 +551,69 @@ def by_ref(ref: str, *properties: tuple[str, Any]) -> Json:
 
 COLOR_CELL = ("custom.cellOptions", {"type": "color-background", "mode": "basic"})
 COLOR_TEXT = ("custom.cellOptions", {"type": "color-text"})
+
+
+def node_table(
+    layout: Layout,
+    title: str,
+    queries: list[tuple[str, str, str]],
+    columns: dict[str, tuple[list[Json], tuple[str, Any]]],
+    *,
+    description: str,
+    h: int,
+    rename_labels: dict[str, str] | None = None,
+) -> Json:
+    """A table with one row per node: instant queries (refId, column, expr) merged on instance.
+
+    `columns` gives a column's value mappings and cell style; `rename_labels` shows extra
+    labels a query keeps (after the value columns).
+    """
+    rename = {f"Value #{ref}": name for ref, name, _ in queries}
+    rename["instance"] = "Node"
+    rename |= rename_labels or {}
+    order = {"instance": 0}
+    order |= {f"Value #{ref}": i + 1 for i, (ref, _, _) in enumerate(queries)}
+    order |= {label: len(order) + i for i, label in enumerate(rename_labels or {})}
+    overrides = [
+        by_name("Node", ("links", [node_detail_link("${__value.raw}")]), ("custom.width", 190))
+    ]
+    overrides += [
+        by_name(name, ("mappings", maps), style) for name, (maps, style) in columns.items()
+    ]
+    return panel(
+        layout,
+        "table",
+        title,
+        (24, h),
+        [target(expr, ref, instant=True, table=True) for ref, _, expr in queries],
+        description=description,
+        defaults={
+            "custom": {"align": "center", "cellOptions": {"type": "auto"}, "inspect": False},
+            "color": {"mode": "thresholds"},
+            "thresholds": thresholds((None, GREY)),
+            "mappings": [],
+            "unit": "none",
+            "decimals": 0,
+        },
+        options={
+            "showHeader": True,
+            "cellHeight": "sm",
+            "footer": {"show": False, "reducer": ["sum"], "countRows": False, "fields": ""},
+            "sortBy": [{"displayName": "Node", "desc": False}],
+        },
+        overrides=overrides,
+        transformations=[
+            {"id": "merge", "options": {}},
+            {
+                "id": "organize",
+                "options": {
+                    "excludeByName": {"Time": True},
+                    "indexByName": order,
+                    "renameByName": rename,
+                },
+            },
+        ],
+    )
 
 
 # --------------------------------------------------------------------------- variables, links
@@ -678,12 +762,40 @@ def dashboard(uid: str, title: str, description: str, panels: list[Json], *, mul
 
 
 # --------------------------------------------------------------------------- overview
+# The recovery guide's sections behind each scenario, and the alerts that then fire.
+GUIDE: dict[str, tuple[str, tuple[str, ...]]] = {
+    "healthy": ("Cluster fully functional", ()),
+    "degraded": (
+        "one / two nodes gracefully stopped, one node terminated, one node cut off, a joiner",
+        ("GaleraNodeStopped", "GaleraClusterSingleNode", "GaleraNodeCrashed",
+         "GaleraNodeIsolated", "GaleraNodeNotReady"),
+    ),
+    "quorum_lost": ("Two nodes are terminated", ("GaleraQuorumLost",)),
+    "stopped": ("All nodes are gracefully stopped", ("GaleraClusterStopped",)),
+    "crashed": ("All nodes are terminated", ("GaleraClusterCrashed",)),
+    "partitioned": ("Connection failure between all nodes", ("GaleraClusterPartitioned",)),
+    "split_brain": ("the guide's Note: two separate clusters", ("GaleraSplitBrain",)),
+    "unobservable": ("— (exporters unreachable or refused)", ("GaleraClusterUnobservable",)),
+    "uuid_conflict": ("— (scrape configuration)", ("GaleraClusterUuidConflict",)),
+}  # fmt: skip
+
+
 def scenario_runbook_text() -> str:
-    rows = ["| guide scenario | alert / runbook step |", "|---|---|"]
-    for code in sorted(SCENARIOS, key=lambda c: (c == 0, c)):
-        text, _, alert = SCENARIOS[code]
-        step = f"[{alert}](${{runbook_url}}#{anchor(alert)})" if alert else "—"
-        rows.append(f"| {text} | {step} |")
+    rows = [
+        "| scenario panel | recovery guide | alert / runbook step |",
+        "|---|---|---|",
+    ]
+    for name, sc in sorted(SCENARIOS.items(), key=lambda item: item[1].code):
+        guide, alerts = GUIDE[name]
+        steps = " · ".join(f"[{a}](${{runbook_url}}#{anchor(a)})" for a in alerts) or "—"
+        rows.append(f"| {sc.text} | {guide} | {steps} |")
+    rows.append("")
+    rows.append(
+        "The scenario and the bootstrap candidate are recorded once by "
+        "`rules/galera-recording.yml` (the alerts read the same series); no panel computes them. "
+        "A node is named only when the evidence is complete; otherwise the scenario's alert "
+        "says what to verify first."
+    )
     return "\n".join(rows)
 
 
@@ -696,15 +808,17 @@ def overview() -> Json:
         stat(
             lay,
             "Guide scenario",
-            [target(scenario_expr(), legend="{{anchor}}", instant=True)],
+            [target(scenario_expr(), legend="{{scenario}}", instant=True)],
             w=7,
             description=(
-                "Which failure scenario of the cluster recovery guide the cluster is in, from the "
-                "node states of every node (recording rules; no `for:` delay, unlike the alerts). "
-                "Click for the runbook heading with the recovery steps. Whole cluster: not "
-                "filtered by the Node variable."
+                "The cluster's scenario as the decision model records it "
+                "(cluster:galera_scenario:info of rules/galera-recording.yml, the series the "
+                "scenario alerts read); no `for:` delay, unlike the alerts. Click for the "
+                "runbook heading with the recovery steps. Whole cluster: not filtered by the "
+                "Node variable."
             ),
             mappings=SCENARIO_MAP,
+            no_value="No scenario recorded: load rules/galera-recording.yml",
             links=[runbook_link("Runbook: recovery steps", "${__field.labels.anchor}")],
         )
     )
@@ -712,18 +826,22 @@ def overview() -> Json:
         stat(
             lay,
             "Bootstrap candidate",
-            [target(bootstrap_candidate_expr(), legend="{{instance}} {{reason}}", instant=True)],
+            [target(candidate_expr(), legend="{{instance}}", instant=True)],
             w=7,
             description=(
-                "The node to bootstrap (`sudo cfg-cm-cluster --bootstrap-node`) when no Primary "
-                "component runs: the node with safe_to_bootstrap 1 (it left last), else the node "
-                "with the highest known seqno (recovered position, grastate.dat seqno, or "
-                "last_committed of a running non-Primary node), which needs "
-                "`--force-safe-to-bootstrap` first. Whole cluster: not filtered by the Node "
-                "variable."
+                "THE node to bootstrap (`sudo cfg-cm-cluster --bootstrap-node`), as the decision "
+                "model records it (instance:galera_bootstrap_candidate:bool, the series the "
+                "scenario alerts' `bootstrap_node` comes from), and whether "
+                "`--force-safe-to-bootstrap` is needed first. A node is named only when no "
+                "Primary component runs and the evidence is complete: every node observed, "
+                "every position known and of one history, one winner. Otherwise: none named; "
+                "Bootstrap evidence below and the scenario alert say what to verify first. "
+                "Whole cluster: not filtered by the Node variable."
             ),
-            text_mode="name",
-            steps=thresholds((None, BLUE)),
+            mappings=CANDIDATE_MAP,
+            no_value="none named",
+            text_mode="value_and_name",
+            steps=thresholds((None, GREY)),
         )
     )
     panels.append(
@@ -794,6 +912,42 @@ def overview() -> Json:
     )
     lay.newline()
 
+    # The decision's evidence per node, all from the recorded series (whole cluster: the
+    # evidence for a bootstrap is every node's, whatever the Node selection).
+    evidence = [
+        ("A", "Node state", node_state_expr(C)),
+        ("B", "Position seqno", f"max by (instance, uuid) (instance:galera_position:seqno{{{C}}})"),
+        ("C", "Position", position_status_expr()),
+        ("D", "safe_to_bootstrap", f"max by (instance) (galera_grastate_safe_to_bootstrap{{{C}}})"),
+        ("E", "Bootstrap candidate", force_coded(CANDIDATE, C, "instance")),
+    ]  # fmt: skip
+    panels.append(
+        node_table(
+            lay,
+            "Bootstrap evidence",
+            evidence,
+            {
+                "Node state": (NODE_STATE_MAP, COLOR_CELL),
+                "Position": (POSITION_MAP, COLOR_CELL),
+                "safe_to_bootstrap": (SAFE_MAP, COLOR_TEXT),
+                "Bootstrap candidate": (CANDIDATE_MAP, COLOR_CELL),
+            },
+            rename_labels={"uuid": "History (cluster uuid)"},
+            h=6,
+            description=(
+                "What the decision model (rules/galera-recording.yml) knows of each node: its "
+                "state (instance:galera_node:state), its proven position and history "
+                "(instance:galera_position:seqno{uuid}: nodes outside a Primary component), "
+                "whether the position is known, covered by a running survivor or UNKNOWN "
+                "(instance:galera_position_unknown:bool: run `galera_recovery` or `mariadbd "
+                "--wsrep-recover` there before anything is forced), safe_to_bootstrap from "
+                "grastate.dat, and the bootstrap candidate. Empty position cells: the node is "
+                "in a Primary component. Whole cluster: not filtered by the Node variable."
+            ),
+        )
+    )
+    lay.newline()
+
     table_queries = [
         ("A", "Exporter up", f"max by (instance) (instance:up:galera_job{{{sel}}})"),
         ("B", "mysqld up", f"max by (instance) (galera_up{{{sel}}})"),
@@ -812,75 +966,32 @@ def overview() -> Json:
         ("K", "last committed", f"max by (instance) (galera_last_committed{{{sel}}})"),
         ("L", "Back-end ready", f"max by (instance) (galera_backend_ready{{{sel}}})"),
     ]
-    column_maps = {
-        "Exporter up": UP_MAP,
-        "mysqld up": UP_MAP,
-        "Node state": NODE_STATE_MAP,
-        "Cluster status": CLUSTER_STATUS_MAP,
-        "Local state": LOCAL_STATE_MAP,
-        "conf_id": CONF_ID_MAP,
-        "safe_to_bootstrap": SAFE_MAP,
-        "grastate seqno": SEQNO_MAP,
-        "Back-end ready": READY_MAP,
-    }
-    overrides = [
-        by_name(
-            "Node",
-            ("links", [node_detail_link("${__value.raw}")]),
-            ("custom.width", 190),
-        )
-    ]
-    for name, maps in column_maps.items():
-        props: list[tuple[str, Any]] = [("mappings", maps)]
-        if name not in ("grastate seqno", "conf_id", "safe_to_bootstrap"):
-            props.append(COLOR_CELL)
-        else:
-            props.append(COLOR_TEXT)
-        overrides.append(by_name(name, *props))
-    rename = {f"Value #{ref}": name for ref, name, _ in table_queries}
-    rename["instance"] = "Node"
-    order = {"instance": 0}
-    order |= {f"Value #{ref}": i + 1 for i, (ref, _, _) in enumerate(table_queries)}
     panels.append(
-        panel(
+        node_table(
             lay,
-            "table",
             "Nodes",
-            (24, 7),
-            [target(expr, ref, instant=True, table=True) for ref, _, expr in table_queries],
+            table_queries,
+            {
+                "Exporter up": (UP_MAP, COLOR_CELL),
+                "mysqld up": (UP_MAP, COLOR_CELL),
+                "Node state": (NODE_STATE_MAP, COLOR_CELL),
+                "Cluster status": (CLUSTER_STATUS_MAP, COLOR_CELL),
+                "Local state": (LOCAL_STATE_MAP, COLOR_CELL),
+                "conf_id": (CONF_ID_MAP, COLOR_TEXT),
+                "safe_to_bootstrap": (SAFE_MAP, COLOR_TEXT),
+                "grastate seqno": (SEQNO_MAP, COLOR_TEXT),
+                "Back-end ready": (READY_MAP, COLOR_CELL),
+            },
+            h=7,
             description=(
-                "One row per node. Node state: Primary / non-Primary (mysqld answers), stopped "
-                "(mysqld down, gvwstate.dat removed: a clean stop), crashed (mysqld down, "
-                "gvwstate.dat kept), unknown (exporter unreachable). grastate seqno is -1 while "
+                "One row per node. Node state (instance:galera_node:state): Primary / "
+                "non-Primary (mysqld answers), joining (mysqld refuses during an SST), stopped "
+                "(mysqld refuses, gvwstate.dat removed: a clean stop), crashed (gvwstate.dat "
+                "kept), down (gvwstate.dat unreadable), no access (mysqld refuses the exporter), "
+                "unobservable (exporter unreachable or mysqld hung). grastate seqno is -1 while "
                 "mysqld runs or after a crash; recovered seqno comes from the last `WSREP: "
                 "Recovered position` line of the error log. Click a node for its detail dashboard."
             ),
-            defaults={
-                "custom": {"align": "center", "cellOptions": {"type": "auto"}, "inspect": False},
-                "color": {"mode": "thresholds"},
-                "thresholds": thresholds((None, GREY)),
-                "mappings": [],
-                "unit": "none",
-                "decimals": 0,
-            },
-            options={
-                "showHeader": True,
-                "cellHeight": "sm",
-                "footer": {"show": False, "reducer": ["sum"], "countRows": False, "fields": ""},
-                "sortBy": [{"displayName": "Node", "desc": False}],
-            },
-            overrides=overrides,
-            transformations=[
-                {"id": "merge", "options": {}},
-                {
-                    "id": "organize",
-                    "options": {
-                        "excludeByName": {"Time": True},
-                        "indexByName": order,
-                        "renameByName": rename,
-                    },
-                },
-            ],
         )
     )
     lay.newline()
@@ -894,8 +1005,13 @@ def overview() -> Json:
             [target(firing_alerts_expr(), instant=True, table=True)],
             description=(
                 'ALERTS{alertname=~"Galera.*"} that are firing for this cluster (cluster-level '
-                "alerts carry no instance). Click the alert name for its runbook heading: the "
-                "description with the exact commands is in the notification."
+                "alerts carry no instance). ALERTS has the alerts' labels only, no annotations: "
+                "the `bootstrap_node` annotation, the description with the exact commands and "
+                "the evidence are in the notification (or Prometheus' Alerts page). A scenario "
+                "alert with advice `bootstrap` names the node to bootstrap in its instance "
+                "column (the same node as `bootstrap_node`); with advice `verify` no node is "
+                "named and its description says what to verify first. Click the alert name for "
+                "its runbook heading."
             ),
             defaults={
                 "custom": {"align": "auto", "cellOptions": {"type": "auto"}, "inspect": False},
@@ -932,28 +1048,31 @@ def overview() -> Json:
                     COLOR_CELL,
                 ),
                 by_name("instance", ("links", [node_detail_link("${__value.raw}")])),
+                by_name(
+                    "advice",
+                    (
+                        "mappings",
+                        [
+                            value_map(
+                                {
+                                    "bootstrap": ("bootstrap this node (bootstrap_node)", RED),
+                                    "verify": ("verify first: no node named", ORANGE),
+                                }
+                            )
+                        ],
+                    ),
+                    COLOR_TEXT,
+                ),
                 by_name("anchor", ("custom.hidden", True)),
             ],
             transformations=[
                 {
                     "id": "filterFieldsByName",
-                    "options": {
-                        "include": {
-                            "names": ["alertname", "severity", "instance", "collector", "anchor"]
-                        }
-                    },
+                    "options": {"include": {"names": list(ALERT_COLUMNS)}},
                 },
                 {
                     "id": "organize",
-                    "options": {
-                        "indexByName": {
-                            "severity": 0,
-                            "alertname": 1,
-                            "instance": 2,
-                            "collector": 3,
-                            "anchor": 4,
-                        }
-                    },
+                    "options": {"indexByName": {name: i for i, name in enumerate(ALERT_COLUMNS)}},
                 },
             ],
         )
@@ -977,7 +1096,7 @@ def overview() -> Json:
             "Node state",
             [target(node_state_expr(sel), legend="{{instance}}")],
             h=6,
-            description="Node state over time (recording rule instance:galera_node_state:bool).",
+            description="Node state over time (instance:galera_node:state of the decision model).",
             mappings=NODE_STATE_MAP,
         )
     )

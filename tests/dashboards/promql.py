@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,66 @@ def selectors(expr: str) -> list[Selector]:
             close = next(j for j in range(i + 1, len(toks)) if toks[j][0] == "rbrace")
             found.append(Selector(None, _matchers(toks[i + 1 : close])))
             i = close + 1
+            continue
+        i += 1
+    return found
+
+
+@dataclass
+class Aggregation:
+    """One aggregation (`max by (instance) (...)`, `topk(1, ...)`) and the selectors inside it."""
+
+    op: str
+    grouping: str = ""  # "by", "without", or "" (aggregates everything away)
+    labels: tuple[str, ...] = ()
+    selectors: list[Selector] = field(default_factory=list)
+
+    def keeps_nodes_apart(self) -> bool:
+        """True if it aggregates per node (so it cannot compare nodes to pick one)."""
+        return self.op not in RANKING and self.grouping == "by" and "instance" in self.labels
+
+
+# Aggregations that rank series: with node inputs they pick a node.
+RANKING = frozenset({"topk", "bottomk", "limitk", "limit_ratio", "quantile"})
+
+
+def aggregations(expr: str) -> list[Aggregation]:
+    """Every aggregation in `expr` with the selectors it encloses (at any depth)."""
+    toks = _tokens(expr)
+    stack: list[Aggregation | None] = []  # one entry per open parenthesis
+    pending: Aggregation | None = None  # seen `max by (...)`, its `(` not yet
+    just_closed: Aggregation | None = None  # for the trailing form `max (...) by (...)`
+    found: list[Aggregation] = []
+    i = 0
+    while i < len(toks):
+        kind, value = toks[i]
+        nxt = toks[i + 1] if i + 1 < len(toks) else ("", "")
+        closed, just_closed = just_closed, None
+        if kind == "ident" and value in LABEL_LIST_KEYWORDS and nxt[0] == "lparen":
+            end = next(j for j in range(i + 1, len(toks)) if toks[j][0] == "rparen")
+            labels = tuple(v for k, v in toks[i + 2 : end] if k == "ident")
+            target = pending if pending is not None else closed
+            if value in ("by", "without") and target is not None:
+                target.grouping, target.labels = value, labels
+            i = end + 1
+            continue
+        if kind == "ident" and value in AGGREGATIONS and nxt[0] in ("lparen", "ident"):
+            pending = Aggregation(value)
+            found.append(pending)
+        elif kind == "lparen":
+            stack.append(pending)
+            pending = None
+        elif kind == "rparen":
+            just_closed = stack.pop() if stack else None
+        elif kind == "lbrace" or (kind == "ident" and nxt[0] != "lparen"):
+            end = i
+            if kind == "lbrace" or nxt[0] == "lbrace":
+                end = next(j for j in range(i, len(toks)) if toks[j][0] == "rbrace")
+            sels = selectors("".join(v for _, v in toks[i : end + 1]))
+            for agg in stack:
+                if agg is not None:
+                    agg.selectors.extend(sels)
+            i = end + 1
             continue
         i += 1
     return found

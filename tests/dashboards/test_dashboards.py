@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.dashboards import known_metrics, promql
+from tests.dashboards.generator import generate
 
 PROMTOOL = "/usr/bin/promtool"
 DASHBOARDS = {p.name: p for p in promql.DASHBOARD_FILES}
 QUERIES = promql.all_queries()
 CURRENT_PANEL_TYPES = {"timeseries", "stat", "table", "state-timeline", "text", "row"}
-
-
-def _load_generator() -> ModuleType:
-    path = promql.DASHBOARD_DIR / "generate.py"
-    spec = importlib.util.spec_from_file_location("dashboards_generate", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _load_generator()
 
 
 @pytest.fixture(scope="module")
@@ -199,8 +184,8 @@ def test_runbook_anchors_match_the_alerts() -> None:
     expr = generate.firing_alerts_expr()
     for rule in alerts:
         assert f'"{rule["alert"].lower()}", "alertname", "{rule["alert"]}"' in expr
-    for _text, _color, alert in generate.SCENARIOS.values():
-        assert not alert or alert in {r["alert"] for r in alerts}, alert
+    for scenario in generate.SCENARIOS.values():
+        assert not scenario.alert or scenario.alert in {r["alert"] for r in alerts}, scenario
 
 
 def test_runbook_has_a_heading_per_linked_alert() -> None:
@@ -240,6 +225,128 @@ def test_provisioning_examples() -> None:
     doc = (promql.REPO / "docs" / "dashboards.md").read_text()
     assert "galera-dashboards.yml" in doc
     assert "### Where each guide scenario appears on the overview" in doc
-    for text, _color, _alert in generate.SCENARIOS.values():
-        if text != "Node joining (state transfer)" and not text.startswith("Unknown"):
-            assert text.split(":")[0] in doc, f"docs/dashboards.md does not show {text!r}"
+    for name, scenario in generate.SCENARIOS.items():
+        assert f"`{name}`" in doc, f"docs/dashboards.md does not list scenario {name}"
+        assert scenario.text.split(":")[0] in doc, f"docs/dashboards.md does not show {name}"
+    assert "none named" in doc
+
+
+# --------------------------------------------------------------------------- decision logic
+# Exporter series a decision is made of. A panel may show them per node, but never compare
+# nodes (rank, aggregate across nodes, join on the cluster) to pick one: that is the decision
+# model's job, recorded once in rules/galera-recording.yml (issue 11: the overview's own
+# "highest known seqno" named a stale node the alerts did not).
+DECISION_INPUTS = frozenset(
+    {
+        "up", "galera_up", "galera_mysql_error", "galera_cluster_status", "galera_status_info",
+        "galera_last_committed", "galera_grastate_seqno", "galera_grastate_safe_to_bootstrap",
+        "galera_grastate_info", "galera_grastate_modified_timestamp_seconds",
+        "galera_recovered_seqno", "galera_recovered_position_info",
+        "galera_recovered_position_timestamp_seconds", "galera_gvwstate_present",
+        "galera_gvwstate_member_info", "galera_sst_in_progress", "galera_node_tiebreak_key",
+    }
+)  # fmt: skip
+REMOVED_SERIES = (
+    "instance:galera_node_state:bool",
+    "cluster_state:galera_nodes:sum",
+    "instance:galera_last_known_seqno:max",
+)
+JOIN = re.compile(r"\b(on|ignoring)\s*\(|\bgroup_(left|right)\b|\bsort(_desc)?\s*\(")
+
+
+def decision_logic(expr: str) -> list[str]:
+    """Why `expr` decides between nodes from exporter series itself (empty: it does not)."""
+    found = []
+    for agg in promql.aggregations(expr):
+        inputs = sorted({s.name for s in agg.selectors} & DECISION_INPUTS)  # type: ignore[misc]
+        if inputs and not agg.keeps_nodes_apart():
+            by = f" {agg.grouping} ({', '.join(agg.labels)})" if agg.grouping else ""
+            found.append(f"{agg.op}{by} over {', '.join(inputs)}")
+    if {s.name for s in promql.selectors(expr)} & DECISION_INPUTS and JOIN.search(expr):
+        found.append("joins or sorts exporter series across nodes")
+    return found
+
+
+def test_the_decision_logic_detector() -> None:
+    """It flags the panels issue 11 removed, and passes per-node presentation."""
+    old_candidate = (
+        'topk(1, max by (instance) (label_replace(galera_last_committed{cluster="c"}, '
+        '"src", "running", "", "")) >= 0)'
+    )
+    old_safe = 'max by (instance) (galera_grastate_safe_to_bootstrap{cluster="c"} == 1)'
+    old_scenario = 'max by (cluster) (galera_grastate_safe_to_bootstrap{cluster="c"}) == 1'
+    old_max = "galera_recovered_seqno == on (cluster) group_left max(galera_recovered_seqno)"
+    assert decision_logic(old_candidate) == ["topk over galera_last_committed"]
+    assert decision_logic(old_scenario) == [
+        "max by (cluster) over galera_grastate_safe_to_bootstrap"
+    ]
+    assert decision_logic(old_max) == [
+        "max over galera_recovered_seqno",
+        "joins or sorts exporter series across nodes",
+    ]
+    assert decision_logic(old_safe) == []  # per node: a fact shown, not a choice
+    assert decision_logic("sum(x) by (instance)") == []
+    assert decision_logic("max(galera_up) by (cluster)") == ["max by (cluster) over galera_up"]
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=_id)
+def test_no_panel_query_holds_decision_logic(query: promql.Query) -> None:
+    assert decision_logic(query.expr) == [], query.expr
+
+
+def test_scenario_and_candidate_panels_read_only_the_recorded_series() -> None:
+    overview = [q for q in QUERIES if q.dashboard == "galera-cluster-overview.json"]
+
+    def names(panel: str) -> set[str | None]:
+        found = {s.name for q in overview if q.panel == panel for s in promql.selectors(q.expr)}
+        assert found, f"no panel {panel!r}"
+        return found
+
+    recorded = known_metrics.recording_rule_names()
+    assert names("Guide scenario") == {"cluster:galera_scenario:info"}
+    assert names("Bootstrap candidate") == {"instance:galera_bootstrap_candidate:bool"}
+    # The evidence table: recorded series, plus grastate.dat's own safe_to_bootstrap per node.
+    assert names("Bootstrap evidence") - {"galera_grastate_safe_to_bootstrap"} <= recorded
+    node_state = {
+        ("galera-cluster-overview.json", "Bootstrap evidence", "A"),
+        ("galera-cluster-overview.json", "Nodes", "C"),
+        ("galera-cluster-overview.json", "Node state", "A"),
+        ("galera-node-detail.json", "Node state", "A"),
+        ("galera-node-detail.json", "State history", "A"),
+    }
+    for q in QUERIES:
+        if (q.dashboard, q.panel, q.ref) in node_state:
+            assert {s.name for s in promql.selectors(q.expr)} == {"instance:galera_node:state"}
+    for path in DASHBOARDS.values():
+        text = path.read_text()
+        for name in REMOVED_SERIES:
+            assert name not in text, f"{path.name} still reads the removed {name}"
+
+
+def _rule_expr(record: str) -> str:
+    rules = yaml.safe_load((promql.REPO / "rules" / "galera-recording.yml").read_text())
+    (expr,) = [r["expr"] for g in rules["groups"] for r in g["rules"] if r.get("record") == record]
+    return str(expr)
+
+
+def test_every_recorded_scenario_and_state_has_a_mapping() -> None:
+    """The panels map every value the rules can record, and nothing they cannot."""
+    scenarios = set(re.findall(r'"scenario", "(\w+)"', _rule_expr("cluster:galera_scenario:info")))
+    assert scenarios == set(generate.SCENARIOS)
+    codes = {s.code for s in generate.SCENARIOS.values()}
+    assert len(codes) == len(scenarios) and generate.UNKNOWN_SCENARIO.code not in codes
+    state_rule = _rule_expr("instance:galera_node:state")
+    states = {int(c) for c in re.findall(r"\* 0 \+ (\d)", state_rule)} | {0}
+    assert states == set(range(8))
+    (mapping,) = generate.NODE_STATE_MAP
+    assert {int(k) for k in mapping["options"]} == states
+    forces = set(re.findall(r'"force", "(\d)"', _rule_expr(generate.CANDIDATE)))
+    assert forces == set(generate.FORCE_CODES)
+
+
+def test_candidate_panel_says_none_named_without_a_series() -> None:
+    overview = promql.load(DASHBOARDS["galera-cluster-overview.json"])
+    (candidate,) = [p for p in promql.panels(overview) if p["title"] == "Bootstrap candidate"]
+    assert candidate["fieldConfig"]["defaults"]["noValue"] == "none named"
+    (target,) = candidate["targets"]
+    assert "vector(" not in target["expr"] and "absent(" not in target["expr"]

@@ -2,10 +2,14 @@
 
 Healthy: every panel query returns data (a few may legitimately be empty and must still run).
 Each other scenario of the guide: the overview's scenario, Primary-components and
-bootstrap-candidate panels as docs/dashboards.md shows them. After the guide's "All nodes are
-gracefully stopped" (nodes stopped 1, 2, 3): the overview's scenario panel says so and its
-bootstrap-candidate panel names node 3, the last one out; the firing-alerts table then lists
-GaleraClusterStopped with its runbook anchor.
+bootstrap-candidate panels as docs/dashboards.md shows them, the candidate panel always naming
+what instance:galera_bootstrap_candidate:bool names. After the guide's "All nodes are gracefully
+stopped" (nodes stopped 1, 2, 3): the overview's scenario panel says so and its
+bootstrap-candidate panel names node 3, the last one out, with no force needed; the
+firing-alerts table then lists GaleraClusterStopped (advice bootstrap) with its runbook anchor.
+
+Needs the exporter of issue 12 (galera_mysql_error, galera_gvwstate_member_info, ...): the
+decision model records no node state without it.
 
 Queries run as instant queries with Grafana's variables substituted (`$instance` is the
 overview's "All" value, or one node on the node detail; `$__rate_interval` is 1m).
@@ -29,6 +33,7 @@ from galera_lab.cluster import Cluster, ClusterSpec
 from galera_lab.stack import Stack
 from galera_lab.wait import wait_for
 from tests.dashboards import promql
+from tests.dashboards.generator import generate
 
 pytestmark = [
     pytest.mark.cluster,
@@ -48,9 +53,14 @@ STOPPED_ALERT = "GaleraClusterStopped"  # the overview's instance variable "All"
 # May be empty on a healthy cluster; they must still run without error.
 MAY_BE_EMPTY = {
     (OVERVIEW, "Firing Galera alerts", "A"),  # nothing fires on a healthy cluster
+    (OVERVIEW, "Bootstrap candidate", "A"),  # no node is named while a Primary component runs
+    (OVERVIEW, "Bootstrap evidence", "B"),  # positions: only of nodes outside a Primary component
+    (OVERVIEW, "Bootstrap evidence", "C"),
+    (OVERVIEW, "Bootstrap evidence", "E"),
     (OVERVIEW, "Nodes", "J"),  # recovered seqno: only after a `Recovered position` line
     (NODE_DETAIL, "Recovered seqno", "A"),
 }
+ANY_NODE = "any one node"  # a tie broken by galera_node_tiebreak_key: exactly one, force 1
 
 
 @dataclass
@@ -139,28 +149,36 @@ def test_every_panel_query_returns_data_for_a_healthy_cluster(lab: DashLab) -> N
     nodes = lab.query(_query(OVERVIEW, "variable instance", ""))
     assert sorted(n["instance"] for n in _labels(nodes)) == sorted(lab.instances.values())
     # The overview's verdict on a healthy cluster.
-    assert _values(lab.query(_query(OVERVIEW, "Guide scenario"))) == [1.0]
+    healthy = generate.SCENARIOS["healthy"].code
+    assert _values(lab.query(_query(OVERVIEW, "Guide scenario"))) == [float(healthy)]
     assert _values(lab.query(_query(OVERVIEW, "Primary components"))) == [1.0]
-    candidate = _labels(lab.query(_query(OVERVIEW, "Bootstrap candidate")))
-    assert [c["instance"] for c in candidate] == ["none needed"]
+    assert lab.query(_query(OVERVIEW, "Bootstrap candidate")) == []  # shows "none named"
     states = lab.query(_query(OVERVIEW, "Nodes", "C"))
     assert _values(states) == [1.0, 1.0, 1.0]  # Node state: Primary everywhere
+    assert _values(lab.query(_query(OVERVIEW, "Bootstrap evidence", "A"))) == [1.0, 1.0, 1.0]
     local = lab.query(_query(OVERVIEW, "Nodes", "E"))
     assert _values(local) == [4.0, 4.0, 4.0]  # Synced
 
 
-# lab scenario -> (Guide scenario code, runbook anchor, Primary components, bootstrap candidate
-# node or None when the candidate depends on what earlier runs left in the error logs).
-OTHER_SCENARIOS: dict[str, tuple[int, str, int, str | None]] = {
-    "one-stopped": (2, "galeranodestopped", 1, "none needed"),
-    "two-stopped": (3, "galeraclustersinglenode", 1, "none needed"),
-    "one-killed": (4, "galeranodecrashed", 1, "none needed"),
-    "two-killed": (5, "galeraquorumlost", 0, "node3"),
-    "one-isolated": (8, "galeranodeisolated", 1, "none needed"),
-    "all-isolated": (7, "galeraclusterpartitioned", 0, None),
-    "split-brain": (9, "galerasplitbrain", 2, "none needed"),
-    "all-killed": (10, "galeraclustercrashed", 0, None),
+# lab scenario -> (recorded scenario, Primary components, bootstrap candidate (node, force):
+# None when no node may be named, ANY_NODE for a tie, "unchecked" when it depends on what earlier
+# runs left in the error logs).
+OTHER_SCENARIOS: dict[str, tuple[str, int, tuple[str, str] | str | None]] = {
+    "one-stopped": ("degraded", 1, None),
+    "two-stopped": ("degraded", 1, None),
+    "one-killed": ("degraded", 1, None),
+    # The crashed nodes' saved view lists the survivor's gcomm UUID: it covers them.
+    "two-killed": ("quorum_lost", 0, ("node3", "1")),
+    "one-isolated": ("degraded", 1, None),
+    "all-isolated": ("partitioned", 0, ANY_NODE),  # equal last_committed everywhere
+    "split-brain": ("split_brain", 2, None),
+    "all-killed": ("crashed", 0, "unchecked"),
 }
+
+
+def _candidates(lab: DashLab) -> list[tuple[str, str]]:
+    rows = _labels(lab.query(_query(OVERVIEW, "Bootstrap candidate")))
+    return [(c["instance"], c["force"]) for c in rows]
 
 
 @pytest.mark.parametrize("name", list(OTHER_SCENARIOS))
@@ -168,29 +186,41 @@ def test_guide_scenario_panels(lab: DashLab, name: str) -> None:
     """Each scenario of the guide: the overview's verdict, as docs/dashboards.md shows it."""
     scenarios.reset(lab.cluster)
     # A fresh write: the survivors' last_committed is then above any position an earlier
-    # scenario left in a node's error log (`Recovered position`), so the candidate is certain.
+    # scenario left in a node's error log (`Recovered position`).
     lab.cluster.write_marker(f"dashboards before {name}")
     scenarios.run(lab.cluster, name)
-    code, anchor, components, node = OTHER_SCENARIOS[name]
-    want_candidate = lab.instances.get(node, node) if node else None
+    scenario, components, node = OTHER_SCENARIOS[name]
+    want = generate.SCENARIOS[scenario]
     seen: list[str] = [""]
+
+    def candidate_ok(got: list[tuple[str, str]]) -> bool:
+        if node == "unchecked":
+            return len(got) <= 1
+        if node == ANY_NODE:
+            return len(got) == 1 and got[0][1] == "1"
+        if node is None:
+            return got == []
+        assert isinstance(node, tuple)
+        return got == [(lab.instances[node[0]], node[1])]
 
     def overview_shows_it() -> bool:
         result = lab.query(_query(OVERVIEW, "Guide scenario"))
-        got = [(v, n.get("anchor")) for v, n in zip(_values(result), _labels(result), strict=True)]
-        parts = _values(lab.query(_query(OVERVIEW, "Primary components")))
-        candidate = [
-            c["instance"] for c in _labels(lab.query(_query(OVERVIEW, "Bootstrap candidate")))
+        got = [
+            (v, n.get("anchor", "")) for v, n in zip(_values(result), _labels(result), strict=True)
         ]
+        parts = _values(lab.query(_query(OVERVIEW, "Primary components")))
+        candidate = _candidates(lab)
+        rule = lab.stack.query(f'instance:galera_bootstrap_candidate:bool{{cluster="{CLUSTER}"}}')
         seen[0] = f"scenario {got}, Primary components {parts}, bootstrap candidate {candidate}"
         return (
-            got == [(float(code), anchor)]
+            got == [(float(want.code), want.alert.lower())]
             and parts == [float(components)]
-            and (want_candidate is None or candidate == [want_candidate])
+            and candidate_ok(candidate)
+            and sorted(candidate) == sorted((r["instance"], r["force"]) for r in _labels(rule))
         )
 
     wait_for(
-        f"overview showing scenario {code} ({anchor}) after {name}",
+        f"overview showing scenario {scenario} after {name}",
         overview_shows_it,
         60,
         interval=1.0,
@@ -210,11 +240,14 @@ def test_all_stopped_gracefully_names_the_last_node_stopped(lab: DashLab) -> Non
     bootstrap = _query(OVERVIEW, "Bootstrap candidate")
     seen: list[str] = [""]
 
+    stopped = generate.SCENARIOS["stopped"].code
+
     def overview_shows_all_stopped() -> bool:
         codes = _values(lab.query(scenario))
-        candidates = [(c["instance"], c.get("reason")) for c in _labels(lab.query(bootstrap))]
+        candidates = [(c["instance"], c["force"]) for c in _labels(lab.query(bootstrap))]
         seen[0] = f"scenario {codes}, bootstrap candidate {candidates}"
-        return codes == [6.0] and candidates == [(last, "(safe_to_bootstrap: 1)")]
+        # safe_to_bootstrap: 1 on node3, no node known to be ahead of it: no force needed.
+        return codes == [float(stopped)] and candidates == [(last, "0")]
 
     wait_for(
         "overview: scenario 'All nodes are gracefully stopped', bootstrap candidate node3",
@@ -226,7 +259,14 @@ def test_all_stopped_gracefully_names_the_last_node_stopped(lab: DashLab) -> Non
     )
     assert _labels(lab.query(scenario))[0]["anchor"] == "galeraclusterstopped"
     # The node table: every node stopped cleanly, only node 3 safe to bootstrap.
-    assert _values(lab.query(_query(OVERVIEW, "Nodes", "C"))) == [3.0, 3.0, 3.0]
+    assert _values(lab.query(_query(OVERVIEW, "Nodes", "C"))) == [4.0, 4.0, 4.0]
+    # The evidence: every position known, of one history; node 3 the candidate.
+    known = lab.query(_query(OVERVIEW, "Bootstrap evidence", "C"))
+    assert _values(known) == [0.0, 0.0, 0.0]
+    assert {
+        s["metric"]["instance"]: float(s["value"][1])  # type: ignore[index]
+        for s in lab.query(_query(OVERVIEW, "Bootstrap evidence", "E"))
+    } == {last: 1.0}
     safe = {
         s["metric"]["instance"]: float(s["value"][1])  # type: ignore[index]
         for s in lab.query(_query(OVERVIEW, "Nodes", "H"))
@@ -241,6 +281,7 @@ def test_all_stopped_gracefully_names_the_last_node_stopped(lab: DashLab) -> Non
         150,
         interval=2.0,
     )
-    assert [(r["instance"], r["anchor"], r["severity"]) for r in rows] == [
-        (last, "galeraclusterstopped", "critical")
+    # advice="bootstrap": its instance is the node of the `bootstrap_node` annotation.
+    assert [(r["instance"], r["anchor"], r["severity"], r["advice"]) for r in rows] == [
+        (last, "galeraclusterstopped", "critical", "bootstrap")
     ]
