@@ -8,7 +8,8 @@ rewrite rules/tests/*.yml from here; test_rules.py fails if the files and this m
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import random
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -1028,6 +1029,7 @@ CASES["multi-cluster"] = [
 ]
 
 OTHER_UUID = "9c1d1e3a-0b7f-11f1-9a4b-2f6ad8c7e001"
+UUID_MAIN = "125a32e7-ea40-11f1-8844-577ec5e07595"
 FIVE = ("node1", "node2", "node3", "node4", "node5")
 
 
@@ -1461,7 +1463,174 @@ def render(area: str, cases: list[Case], alerts: dict[tuple[str, str | None], di
 
 def generated() -> dict[Path, str]:
     alerts = load_alerts()
-    return {
+    files = {
         RULES / "tests" / f"{area}.yml": render(area, cases, alerts)
         for area, cases in CASES.items()
     }
+    files[RULES / "tests" / "decisions-generated.yml"] = render_generated()
+    return files
+
+
+# ------------------------------------------------------------------ generated decisions
+# Random mixtures of node states (seeded: the file is reproducible) for 3 nodes, 5 nodes and
+# 2 nodes + garbd. For each, the Python decision model (galera_exporter.decision) says which
+# scenario it is, which node (if any) is named and which scenario alert fires; promtool must
+# find exactly that in the recorded series and ALERTS.
+GENERATED_COUNTS = {3: 160, 5: 60, 2: 50}
+SCENARIO_ALERT_NAMES = sorted(set(texts.SCENARIO_ALERTS.values()))
+
+
+def random_state(rng: random.Random, name: str, names: tuple[str, ...]) -> State:
+    kind = rng.choices(
+        ["primary", "non_primary", "stopped", "crashed", "down", "joining", "target_down",
+         "auth", "timeout"],
+        weights=[12, 20, 20, 20, 5, 5, 8, 5, 5],
+    )[0]
+    uuid = rng.choices([UUID_MAIN, OTHER_UUID, ZERO_UUID], weights=[90, 5, 5])[0]
+    recovered = rng.choice([None, None, 12, 15, 16])
+    fresh = rng.random() < 0.8
+    extra: dict[str, Any] = {}
+    if recovered is not None:
+        extra = {
+            "recovered": recovered,
+            "recovered_at": 60.0 if fresh else -60.0,
+            "recovered_uuid": uuid if rng.random() < 0.9 else OTHER_UUID,
+        }
+    view = tuple(
+        f"{m}@{rng.choice([1, 1, 1, 2])}" for m in names if m == name or rng.random() < 0.8
+    )
+    if kind == "primary":
+        return Up(members=names, uuid=uuid)  # members fixed up by the caller
+    if kind == "non_primary":
+        return Up(
+            members=(name,),
+            status="non-Primary",
+            conf_id=-1,
+            state="Initialized",
+            ready=0,
+            uuid=uuid,
+            last_committed=rng.choice([10, 12, 15, 15, -1]),
+            gen=rng.choice([1, 1, 1, 2]),
+        )
+    if kind == "stopped":
+        return Stopped(rng.choice([5, 10, 12, 15]), safe=int(rng.random() < 0.25), uuid=uuid, **extra)
+    if kind in ("crashed", "down", "joining"):
+        return Crashed(
+            safe=int(rng.random() < 0.1),
+            uuid=uuid,
+            view=view,
+            gvwstate="unreadable" if kind == "down" else "kept",
+            joining=kind == "joining",
+            **extra,
+        )
+    if kind == "target_down":
+        return TargetDown()
+    return NoAccess(kind=kind)
+
+
+def random_cluster(rng: random.Random, names: tuple[str, ...]) -> dict[str, State]:
+    states = {n: random_state(rng, n, names) for n in names}
+    primaries = [n for n, st in states.items() if isinstance(st, Up) and st.status == "Primary"]
+    if primaries:
+        # One Primary component, or (rarely) two sides of a split brain.
+        sides = [tuple(primaries)]
+        if len(primaries) > 1 and rng.random() < 0.3:
+            sides = [tuple(primaries[:1]), tuple(primaries[1:])]
+        for side in sides:
+            for n in side:
+                states[n] = replace(states[n], members=side)  # type: ignore[type-var]
+    return {f"prod/{n}": st for n, st in states.items()}
+
+
+def generated_cases() -> list[tuple[str, Case]]:
+    rng = random.Random(11)
+    cases = []
+    for size, count in GENERATED_COUNTS.items():
+        names = tuple(f"node{i}" for i in range(1, size + 1))
+        labels = {"prod": {"galera_arbitrators": "1"}} if size == 2 else {}
+        for i in range(count):
+            states = random_cluster(rng, names)
+            title = f"{size} nodes #{i}: " + ", ".join(
+                f"{k.split('/')[1]}={type(v).__name__}" for k, v in states.items()
+            )
+            cases.append(
+                (title, Case(title, [("0s", states)], "3m", [], {"prod": names}, labels))
+            )
+    return cases
+
+
+def sample_labels(name: str, labels: dict[str, str]) -> str:
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def render_generated() -> str:
+    tests = []
+    for title, case in generated_cases():
+        decision, _ = decision_at(case, "prod", s("3m"), 15)
+        nodes = [Node("prod", n, case.target_labels.get("prod", {})) for n in case.clusters["prod"]]
+        scenario_sample = {
+            "labels": sample_labels(
+                "cluster:galera_scenario:info", {"cluster": "prod", "scenario": decision.scenario}
+            ),
+            "value": 1,
+        }
+        candidate = []
+        if decision.candidate:
+            labels = {
+                "cluster": "prod",
+                "job": "galera",
+                "instance": decision.candidate,
+                "force": str(int(decision.force)),
+            }
+            candidate.append(
+                {"labels": sample_labels("instance:galera_bootstrap_candidate:bool", labels), "value": 1}
+            )
+        alerts = []
+        implied = texts.scenario_alert(decision)
+        if implied:
+            alert, extra = implied
+            rule = next(r for (n, _), r in load_alerts().items() if n == alert)
+            alerts.append(
+                {
+                    "labels": sample_labels(
+                        "ALERTS",
+                        {
+                            "alertname": alert,
+                            "alertstate": "firing",
+                            "cluster": "prod",
+                            "severity": rule["labels"]["severity"],
+                            **extra,
+                        },
+                    ),
+                    "value": 1,
+                }
+            )
+        tests.append(
+            {
+                "name": title,
+                "interval": "15s",
+                "input_series": timeline(nodes, [(0, case.phases[0][1])], s("3m"), 15),
+                "promql_expr_test": [
+                    {"expr": "cluster:galera_scenario:info", "eval_time": "3m", "exp_samples": [scenario_sample]},
+                    {"expr": "instance:galera_bootstrap_candidate:bool", "eval_time": "3m", "exp_samples": candidate},
+                    {
+                        "expr": 'ALERTS{alertstate="firing",alertname=~"'
+                        + "|".join(SCENARIO_ALERT_NAMES)
+                        + '"}',
+                        "eval_time": "3m",
+                        "exp_samples": alerts,
+                    },
+                ],
+            }
+        )
+    doc = {
+        "rule_files": ["../galera-recording.yml", "../galera-alerts.yml"],
+        "evaluation_interval": "15s",
+        "group_eval_order": ["galera-recording", "galera-scenarios", "galera-node-health"],
+        "tests": tests,
+    }
+    header = (
+        "# Generated by tests/rules/scenarios.py (random mixtures of node states, seeded); the\n"
+        "# expected scenario, candidate and scenario alert come from galera_exporter.decision.\n"
+    )
+    return header + yaml.safe_dump(doc, sort_keys=False, width=100, allow_unicode=True)
