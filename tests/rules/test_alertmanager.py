@@ -37,6 +37,8 @@ AMTOOL = shutil.which("amtool") or "/usr/bin/amtool"
 GROUP_WAIT = 1.0  # seconds, in the test copy only (the example waits 30 s / 5 min)
 GROUP_INTERVAL = 2.0
 
+pytestmark = pytest.mark.timeout(300)  # one Alertmanager, ~2000 alerts at most
+
 # ------------------------------------------------------------------------------ the policy
 # THE inhibition policy, written out: for every alert of rules/galera-alerts.yml, the alerts of
 # the same cluster it hides. A new alert fails test_policy_table_decides_every_alert until it
