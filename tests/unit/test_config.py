@@ -73,8 +73,9 @@ def test_invalid_yaml_points_at_line(tmp_path: Path) -> None:
 
 def test_option_file_and_secret(tmp_path: Path) -> None:
     cnf = tmp_path / "my.cnf"
+    (tmp_path / "conf.d").mkdir()
     cnf.write_text(
-        "# comment\n!includedir /etc/mysql/conf.d/\n[client]\nuser = exporter\n"
+        f"# comment\n!includedir {tmp_path}/conf.d/\n[client]\nuser = exporter\n"
         'password = "s3cr3t-pa55"\nsocket = /run/mysqld/mysqld.sock\n[mysqld]\nport=1\n'
     )
     cfg = load([f"--mysql.defaults-file={cnf}"])
@@ -90,9 +91,9 @@ def test_option_file_errors_never_quote_the_password(tmp_path: Path) -> None:
     cnf.write_text("password = topsecret-value\n[client]\nuser = x\n")  # no header first
     with pytest.raises(config.ConfigError) as info:
         load([f"--mysql.defaults-file={cnf}"])
-    assert "not a valid MySQL option file" in str(info.value)
+    assert f"{cnf}:1: option before the first [group] header" in str(info.value)
     assert "topsecret" not in str(info.value)
-    with pytest.raises(config.ConfigError, match="no \\[client\\] section"):
+    with pytest.raises(config.ConfigError, match="no options in \\[client\\]"):
         cnf.write_text("[mysqld]\nport = 3306\n")
         load([f"--mysql.defaults-file={cnf}"])
     with pytest.raises(config.ConfigError, match="cannot read MySQL option file"):
