@@ -96,6 +96,15 @@ class TLSOptions:
                 raise _named_error("ssl-cert/ssl-key", err) from None
         return context
 
+    def connect_args(self) -> dict[str, Any]:
+        """pymysql.connect() arguments: a verified context, TLS refused, or the driver's
+        default when the option file says nothing about TLS."""
+        if self.enabled is None:
+            return {}
+        if not self.enabled:
+            return {"ssl_disabled": True}
+        return {"ssl": self.context()}
+
 
 def _named_error(option: str, err: OSError) -> OSError:
     reason = err.strerror or getattr(err, "reason", None) or type(err).__name__
