@@ -275,7 +275,8 @@ def _yaml_problem(path: str, data: bytes, err: BaseException) -> str:
         return f"{path}: cannot read: {err.strerror}"
     if isinstance(err, UnicodeDecodeError):
         line = data[: err.start].count(b"\n") + 1
-        return f"{path}:{line}: not valid UTF-8 (byte {err.start + 1} of the file)"
+        column = err.start - data.rfind(b"\n", 0, err.start)
+        return f"{path}:{line}:{column}: not valid UTF-8"
     if isinstance(err, RecursionError):
         return f"{path}: invalid YAML: nested too deeply"
     mark = getattr(err, "problem_mark", None)

@@ -181,8 +181,8 @@ def _text(option: optionfile.Option, name: str, problems: list[str]) -> str | No
         return None
     try:
         return option.value.decode("utf-8")
-    except UnicodeDecodeError as err:
-        problems.append(f"{where}: not valid UTF-8 (byte {err.start + 1} of the value)")
+    except UnicodeDecodeError:
+        problems.append(f"{where}: not valid UTF-8")  # no position: it tells about a password
         return None
 
 
@@ -301,8 +301,8 @@ def read_password_file(path: str, problems: list[str], warnings: list[str]) -> S
         return None
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        problems.append(f"{where}: not valid UTF-8 (byte {err.start + 1})")
+    except UnicodeDecodeError:
+        problems.append(f"{where}: not valid UTF-8")
         return None
     warning = exposure_warning(path, info, "the password file")
     if warning:
