@@ -26,8 +26,9 @@ from galera_exporter import config
 from galera_exporter.cli import build_parser
 from galera_exporter.collectors import COLLECTOR_NAMES
 from galera_exporter.db import DatabaseError, StatusReader
+from galera_lab.node import Node
 from galera_lab.wait import wait_for
-from tests.hardening.conftest import ADDRESS
+from tests.hardening.conftest import ADDRESS, DB_USER
 from tests.hardening.harness import DISTINCTIVE_PASSWORD, Exporter, metric
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
@@ -247,3 +248,39 @@ def test_exporter_process_up_with_ca_down_without(tls_server: TLSServer, tmp_pat
         print(f"{ca}: galera_up {expected}; {failures[-1][-220:] if failures else 'no failure'}")
         assert bool(failures) is (expected == 0)
         assert DISTINCTIVE_PASSWORD[:12] not in log
+
+
+def test_host_name_is_checked_only_when_asked(tls_server: TLSServer, tmp_path: Path) -> None:
+    # Over the socket the name checked is "localhost", not in the certificate (IP:ADDRESS).
+    lines = [
+        "[client]",
+        "user = root",
+        f"socket = {tls_server.socket}",
+        f"ssl-ca = {tls_server.pem('ca')}",
+    ]
+    cnf = tmp_path / "my.cnf"
+    cnf.write_text("\n".join(lines) + "\n")
+    cnf.chmod(0o600)
+    assert read_status(cnf) == "ok"
+    cnf.write_text("\n".join([*lines, "ssl-verify-server-cert"]) + "\n")
+    outcome = read_status(cnf)
+    print("socket, verify-server-cert:", outcome, "; client:", client_connects(cnf))
+    assert "Hostname mismatch" in outcome or "doesn't match" in outcome
+
+
+def test_no_plaintext_fallback_when_tls_is_asked_for(
+    node: Node, tls_server: TLSServer, tmp_path: Path
+) -> None:
+    """The Galera node has no TLS: with ssl-ca the exporter refuses to log in in clear."""
+    cnf = tmp_path / "my.cnf"
+    cnf.write_text(
+        f'[client]\nuser = {DB_USER}\npassword = "{DISTINCTIVE_PASSWORD}"\n'
+        f"host = {node.spec.address}\nport = {node.spec.mysql_port}\n"
+    )
+    cnf.chmod(0o600)
+    assert read_status(cnf) == "ok"  # the account and address work without TLS options
+    cnf.write_text(cnf.read_text() + f"ssl-ca = {tls_server.pem('ca')}\n")
+    outcome = read_status(cnf)
+    print("TLS asked, server without TLS:", outcome)
+    assert "SSL is required but the server doesn't support it" in outcome
+    assert DISTINCTIVE_PASSWORD[:12] not in outcome
