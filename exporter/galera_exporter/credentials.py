@@ -12,6 +12,7 @@ my_getopt, abbreviations (`pass=`) are not expanded.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import grp
 import os
 import ssl
@@ -34,6 +35,16 @@ TLS_BOOL_OPTIONS = ("ssl", "ssl-verify-server-cert")
 TLS_UNSUPPORTED = ("ssl-crl", "ssl-crlpath", "ssl-cipher", "tls-version", "ssl-fp", "ssl-fplist")
 BOOL_TRUE = ("1", "on", "true")  # my_getopt's get_bool_argument(); anything else is refused
 BOOL_FALSE = ("0", "off", "false")
+
+
+# PyMySQL sends a str password encoded as Latin-1, where the mariadb client sends the file's
+# bytes (UTF-8): a non-ASCII password would fail to log in, or raise an encoding error that
+# quotes one of its characters. Refused with a clear message until the connection passes bytes.
+NON_ASCII = "password: characters outside ASCII are not supported yet"
+
+
+def _sendable(password: str) -> bool:
+    return password.isascii()
 
 
 class Secret:
@@ -93,6 +104,10 @@ class TLSOptions:
                 # so an encrypted key fails at once.
                 context.load_cert_chain(self.cert, self.key, password=lambda: b"")
             except OSError as err:
+                if _encrypted(self.key or self.cert):
+                    raise OSError(
+                        errno.EINVAL, "ssl-key: the key is encrypted; passphrases are not supported"
+                    ) from None
                 raise _named_error("ssl-cert/ssl-key", err) from None
         return context
 
@@ -104,6 +119,15 @@ class TLSOptions:
         if not self.enabled:
             return {"ssl_disabled": True}
         return {"ssl": self.context()}
+
+
+def _encrypted(path: str) -> bool:
+    """Whether a PEM key is passphrase-protected (OpenSSL only says "PEM lib")."""
+    try:
+        data, _ = optionfile.read_regular_file(path, 1 << 20)
+    except OSError:
+        return False
+    return b"ENCRYPTED" in data
 
 
 def _named_error(option: str, err: OSError) -> OSError:
@@ -244,7 +268,9 @@ class _Chosen:
                 return
         if name in STRING_OPTIONS or name in TLS_PATH_OPTIONS:
             text = _text(option, name, problems)
-            if text is not None:
+            if text is not None and name == "password" and not _sendable(text):
+                problems.append(f"{option.where}: [{option.group.decode('latin-1')}] {NON_ASCII}")
+            elif text is not None:
                 self.values[name] = text
                 self.sources[name] = option
                 if name in TLS_PATH_OPTIONS:
@@ -258,6 +284,7 @@ class _Chosen:
 
     def target(self, problems: list[str]) -> MySQLTarget:
         values = self.values
+        known_problems = len(problems)
         port = 3306
         if values.get("port"):
             if is_port(values["port"]):
@@ -274,6 +301,25 @@ class _Chosen:
         enabled = self.flags.get("ssl")
         if verify and enabled is not False:
             enabled = True  # asking for verification means asking for TLS
+        tls = TLSOptions(
+            enabled=enabled,
+            ca=values.get("ssl-ca") or None,
+            capath=values.get("ssl-capath") or None,
+            cert=values.get("ssl-cert") or None,
+            key=values.get("ssl-key") or None,
+            verify_server_cert=verify,
+        )
+        if enabled and len(problems) == known_problems:
+            # Load the files once now, so --check-config and a reload report a bad CA or an
+            # encrypted key with its option's line rather than as a failing scrape later.
+            try:
+                tls.context()
+            except OSError as err:
+                option = next(
+                    (self.sources[n] for n in TLS_PATH_OPTIONS if n in self.sources), None
+                )
+                where = f"{option.where}: " if option else ""
+                problems.append(f"{where}cannot use the TLS settings: {err.strerror}")
         password = values.get("password")
         return MySQLTarget(
             user=values.get("user"),
@@ -281,14 +327,7 @@ class _Chosen:
             host=values.get("host"),
             port=port,
             socket=values.get("socket"),
-            tls=TLSOptions(
-                enabled=enabled,
-                ca=values.get("ssl-ca") or None,
-                capath=values.get("ssl-capath") or None,
-                cert=values.get("ssl-cert") or None,
-                key=values.get("ssl-key") or None,
-                verify_server_cert=verify,
-            ),
+            tls=tls,
         )
 
 
@@ -303,6 +342,9 @@ def read_password_file(path: str, problems: list[str], warnings: list[str]) -> S
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         problems.append(f"{where}: not valid UTF-8")
+        return None
+    if not _sendable(text):
+        problems.append(f"{where}: {NON_ASCII}")
         return None
     warning = exposure_warning(path, info, "the password file")
     if warning:

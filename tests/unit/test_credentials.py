@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,14 +76,46 @@ def test_include_groups_and_last_wins(tmp_path: Path) -> None:
     assert password(cfg) == "from-conf-d"
 
 
+def self_signed(directory: Path, name: str, *extra: str) -> None:
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-subj", f"/CN={name}", "-days", "1", "-keyout", f"{name}-key.pem",
+         "-out", f"{name}.pem", *(extra or ("-nodes",))],
+        cwd=directory, check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+
+
+def test_encrypted_key_is_a_config_error_not_a_prompt(tmp_path: Path) -> None:
+    self_signed(tmp_path, "client", "-passout", "pass:Key-passphrase-77")
+    top = cnf(
+        tmp_path,
+        f"[client]\nssl-cert = {tmp_path / 'client.pem'}\n"
+        f"ssl-key = {tmp_path / 'client-key.pem'}\n",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "galera_exporter", "--check-config", f"--mysql.defaults-file={top}"],
+        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    print(result.stderr.strip())
+    assert result.returncode == 2
+    assert f"{top}:2: cannot use the TLS settings: ssl-key: the key is encrypted" in result.stderr
+    assert "Key-passphrase" not in result.stderr
+
+
 def test_tls_options(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("not a certificate\n")
     top = cnf(tmp_path, f"[client]\nloose_ssl_ca = {ca}\nssl-verify-server-cert = ON\n")
+    with pytest.raises(config.ConfigError) as info:  # the files are tried at load time
+        load([f"--mysql.defaults-file={top}"])
+    assert str(info.value).startswith(f"{top}:2: cannot use the TLS settings: ssl-ca: [X509")
+    self_signed(tmp_path, "ca")
+    top.write_text(f"[client]\nloose_ssl_ca = {tmp_path / 'ca.pem'}\nssl-verify-server-cert = ON\n")
     tls = load([f"--mysql.defaults-file={top}"]).target.tls
-    assert tls == credentials.TLSOptions(enabled=True, ca=str(ca), verify_server_cert=True)
-    with pytest.raises(OSError, match="ssl-ca"):  # loaded at connect time, named
-        tls.context()
+    assert tls == credentials.TLSOptions(
+        enabled=True, ca=str(tmp_path / "ca.pem"), verify_server_cert=True
+    )
+    assert tls.context().verify_mode == ssl.CERT_REQUIRED
     top.write_text("[client]\nssl-verify-server-cert\nskip-ssl-verify-server-cert\nssl = 0\n")
     tls = load([f"--mysql.defaults-file={top}"]).target.tls
     assert tls == credentials.TLSOptions(enabled=False)
@@ -155,3 +189,16 @@ def test_world_writable_option_file_is_refused(tmp_path: Path) -> None:
     top = cnf(tmp_path, "[client]\nuser = u\n", mode=0o646)
     with pytest.raises(config.ConfigError, match="world-writable, and MariaDB clients ignore it"):
         load([f"--mysql.defaults-file={top}"])
+
+
+def test_non_ascii_password_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    # PyMySQL would send it as Latin-1 (the client sends UTF-8), or fail with an encoding
+    # error that quotes one of its characters: refused at load time instead.
+    top = cnf(tmp_path, "[client]\npassword = Pässwörd€-XYZ\n")
+    with pytest.raises(config.ConfigError) as info:
+        load([f"--mysql.defaults-file={top}"])
+    assert str(info.value) == f"{top}:2: [client] {credentials.NON_ASCII}"
+    pw = cnf(tmp_path, "Pässwörd€-XYZ\n", name="pw")
+    with pytest.raises(config.ConfigError, match="outside ASCII") as info:
+        load([], env={"GALERA_EXPORTER_MYSQL_PASSWORD_FILE": str(pw)})
+    assert "XYZ" not in str(info.value) and "€" not in str(info.value)
