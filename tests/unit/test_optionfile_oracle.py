@@ -246,3 +246,14 @@ def test_fifo_and_huge_files_are_refused_without_blocking(tmp_path: Path) -> Non
         optionfile.read(str(long_line), CLIENT_GROUPS)
     assert "long.cnf:2: line longer than" in str(info.value)
     assert "xxxx" not in str(info.value)
+
+
+def test_include_fan_out_is_bounded(tmp_path: Path) -> None:
+    # Two files that each include their own directory: 2 + 4 + ... + 1024 reads for MariaDB.
+    loop = tmp_path / "loop"
+    loop.mkdir()
+    for name in ("a.cnf", "b.cnf"):
+        write(loop / name, b"[client]\nuser=u\n!includedir " + bytes(loop) + b"\n")
+    top = write(tmp_path / "my.cnf", b"!includedir " + bytes(loop) + b"\n")
+    with pytest.raises(optionfile.OptionFileError, match=f"more than {optionfile.MAX_FILES}"):
+        optionfile.read(str(top), CLIENT_GROUPS)
