@@ -124,6 +124,29 @@ def client_reads(path: Path) -> tuple[int, bytes]:
     return result.returncode, result.stdout
 
 
+MARIADB_GROUPS = ("mysql", "mariadb-client", *CLIENT_GROUPS)  # `mariadb --help` lists them
+
+
+def mariadb_cli_reads(path: Path) -> tuple[int, bytes]:
+    """What the `mariadb` command-line client itself would start with."""
+    result = subprocess.run(
+        ["mariadb", f"--defaults-file={path}", "--print-defaults"],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    return result.returncode, result.stdout
+
+
+def exporter_as_mariadb_cli(path: Path) -> tuple[int, bytes]:
+    try:
+        parsed = optionfile.read(str(path), MARIADB_GROUPS)
+    except optionfile.OptionFileError:
+        return 2, b""  # the client prints nothing on stdout then
+    args = b"".join(option.as_argument() + b" " for option in parsed.options)
+    return 0, b"mariadb would have been started with the following arguments:\n" + args + b"\n"
+
+
 def exporter_reads(path: Path) -> tuple[int, bytes]:
     try:
         parsed = optionfile.read(str(path), CLIENT_GROUPS)
@@ -168,6 +191,12 @@ def test_generated_files_read_as_the_client_reads_them(tmp_path: Path) -> None:
             pytest.fail(
                 f"case {case}: client {client!r}\nexporter {ours!r}\nfile {top.read_bytes()!r}"
             )
+        if case % 4 == 0:  # and the mariadb client, reading its own groups too
+            cli = mariadb_cli_reads(top)
+            ours_as_cli = exporter_as_mariadb_cli(top)
+            assert (cli[0] == 0) == (ours_as_cli[0] == 0), (case, cli, top.read_bytes())
+            if cli[0] == 0:
+                assert ours_as_cli[1] == cli[1], (case, top.read_bytes())
         compared += 1
         agreed_errors += client[0] != 0
     print(f"{compared} generated files read identically, {agreed_errors} rejected by both")
