@@ -1,12 +1,12 @@
 """Where and as whom to connect to mysqld: the option file, the environment, TLS settings.
 
-Option groups: the exporter reads [client], [client-server] and [client-mariadb], the groups
-MariaDB's client library (libmariadb) reads for any program, and the ones every MariaDB
-command-line client reads besides its own ([mysql], [mariadb-client], [mysqladmin]...), which
-the exporter leaves to those programs. Within them, the last occurrence of an option wins,
-in file order, as for the client. Names are compared as my_getopt compares them: `-` and `_`
-alike, `loose-` dropped, `skip-`/`disable-`/`enable-` on the boolean `ssl` options; unlike
-my_getopt, abbreviations (`pass=`) are not expanded.
+Groups: [client], [client-server] and [client-mariadb] — what MariaDB's client library reads
+for any program, and what every MariaDB command-line tool reads besides its own group. The
+per-program groups ([mysql], [mariadb-client], [mysqladmin]...) belong to those programs and
+are not read. The last occurrence of an option wins, in file order across the groups, as for
+the client. Names compare as my_getopt compares them: `-` and `_` alike, `loose-` dropped,
+`skip-`/`disable-`/`enable-` on the boolean ssl options; unlike my_getopt, abbreviations
+(`pass=`) are not expanded.
 """
 
 from __future__ import annotations

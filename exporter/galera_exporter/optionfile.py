@@ -11,7 +11,9 @@ are checked against the real `my_print_defaults` by tests/unit/test_optionfile_o
 - `key = value`: blanks around both dropped; one pair of matching quotes around the whole
   value dropped; then \\n \\t \\r \\b \\s \\" \\' \\\\ are unescaped, any other backslash kept;
 - `!include FILE` (a missing file is skipped) and `!includedir DIR` (its `*.cnf` files in
-  byte order; a missing directory is fatal), at most 10 levels deep, deeper ones skipped;
+  byte order; a missing directory is fatal), at most 10 levels deep, deeper ones skipped; a
+  relative path is relative to the current directory, not to the including file; a fatal
+  error inside an included file ends that file only;
 - a world-writable file is ignored; "blank" means Latin-1 blanks, including byte 0xA0.
 
 Where MariaDB's behaviour is undefined or silently lossy we stop with a located error
