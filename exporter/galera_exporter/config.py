@@ -7,18 +7,27 @@ command-line flags and --help are generated from one place. Flags win over the f
 from __future__ import annotations
 
 import argparse
-import configparser
 import dataclasses
+import logging
+import math
 import os
 import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
+
+from galera_exporter import credentials, optionfile
+from galera_exporter.credentials import is_port
+
+# Where they were before credentials.py; db.py and tests import them from here.
+MySQLTarget = credentials.MySQLTarget
+Secret = credentials.Secret
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 9878
 DEFAULT_READY_PATTERN = r"SMTP Service started"
@@ -29,29 +38,6 @@ def setting(default: Any, flag: str, help: str) -> Any:
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata={"flag": flag, "help": help})
     return field(default=default, metadata={"flag": flag, "help": help})
-
-
-class Secret:
-    """A string that never shows itself in repr/str, so it cannot leak into logs or errors."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 @dataclass(frozen=True)
@@ -130,17 +116,6 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
-class MySQLTarget:
-    """Where and as whom to connect; the password stays wrapped in a Secret."""
-
-    user: str | None = None
-    password: Secret | None = None
-    host: str | None = None
-    port: int = 3306
-    socket: str | None = None
-
-
-@dataclass(frozen=True)
 class Config:
     web: WebConfig = field(default_factory=WebConfig)
     mysql: MySQLConfig = field(default_factory=MySQLConfig)
@@ -151,6 +126,7 @@ class Config:
     collectors: Mapping[str, bool] = field(default_factory=dict)
     target: MySQLTarget = field(default_factory=MySQLTarget)
     source: str = "defaults"
+    warnings: tuple[str, ...] = ()  # logged by load(); never hold a secret
 
 
 SECTIONS: dict[str, type[Any]] = {
@@ -163,6 +139,18 @@ SECTIONS: dict[str, type[Any]] = {
 }
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+# Upper bounds of the numeric settings. A scrape deadline is now + timeout; past a few
+# minutes no scraper waits, and far beyond, lock and socket timeouts overflow (a 1e10 s
+# timeout made every scrape without Prometheus' timeout header a 500).
+MAX_TIMEOUT_SECONDS = 300.0
+MAX_BACKLOG_BYTES = float(1 << 40)
+NUMBER_LIMITS = {
+    "mysql.timeout_seconds": MAX_TIMEOUT_SECONDS,
+    "backend.backlog_bytes": MAX_BACKLOG_BYTES,
+    "mysqld.error_log_backlog_bytes": MAX_BACKLOG_BYTES,
+}
+MAX_CONFIG_BYTES = 1 << 20
 
 
 class ConfigError(Exception):
@@ -194,21 +182,33 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
                 parser.add_argument(flag, dest=dest, default=None, help=help_text)
 
 
-def _convert(value: Any, target: Any, where: str, problems: list[str]) -> Any:
+def _number(value: Any, where: str, problems: list[str], limit: float) -> float | None:
+    """A finite number in (0, limit]; YAML's .nan/.inf and flags like 1e999 are refused."""
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not math.isfinite(number):
+        problems.append(f"{where}: expected a finite number, got {value!r}")
+    elif not number > 0:
+        problems.append(f"{where}: must be greater than 0, got {value!r}")
+    elif number > limit:
+        problems.append(f"{where}: at most {limit:g}, got {value!r}")
+    else:
+        return number
+    return None
+
+
+def _convert(
+    value: Any, target: Any, where: str, problems: list[str], limit: float = math.inf
+) -> Any:
     origin = typing.get_origin(target)
     if target is str:
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             return str(value)
         problems.append(f"{where}: expected a string, got {type(value).__name__}")
     elif target is float:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            problems.append(f"{where}: expected a number, got {value!r}")
-            return None
-        if not number > 0:
-            problems.append(f"{where}: must be greater than 0, got {value!r}")
-        return number
+        return _number(value, where, problems, limit)
     elif origin is list:
         items = value if isinstance(value, list) else [value]
         if all(isinstance(i, str) for i in items) and items:
@@ -235,15 +235,18 @@ def _build_section(
     section = SECTIONS[section_name]
     hints = _field_types(section)
     names = {f.name for f in dataclasses.fields(section)}
-    for unknown in sorted(set(from_file) - names):
+    for unknown in sorted(set(from_file) - names, key=str):
         problems.append(f"{file_label}: {section_name}.{unknown}: unknown setting")
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(section):
         key = f"{section_name}.{f.name}"
+        limit = NUMBER_LIMITS.get(key, math.inf)
         if flags.get(key) is not None:
-            value = _convert(flags[key], hints[f.name], f"flag {f.metadata['flag']}", problems)
+            where = f"flag {f.metadata['flag']}"
+            value = _convert(flags[key], hints[f.name], where, problems, limit)
         elif f.name in from_file:
-            value = _convert(from_file[f.name], hints[f.name], f"{file_label}: {key}", problems)
+            where = f"{file_label}: {key}"
+            value = _convert(from_file[f.name], hints[f.name], where, problems, limit)
         else:
             continue
         if value is not None:
@@ -252,104 +255,47 @@ def _build_section(
 
 
 def _read_yaml(path: str, problems: list[str]) -> dict[str, Any]:
+    data = b""
     try:
-        with open(path, encoding="utf-8") as handle:
-            loaded = yaml.safe_load(handle)
-    except OSError as err:
-        problems.append(f"{path}: cannot read: {err.strerror}")
-        return {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
-        problems.append(f"{where}: invalid YAML: {getattr(err, 'problem', err)}")
+        data, _ = optionfile.read_regular_file(path, MAX_CONFIG_BYTES)
+        loaded = yaml.safe_load(data.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, RecursionError, yaml.YAMLError) as err:
+        problems.append(_yaml_problem(path, data, err))
         return {}
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         problems.append(f"{path}: the top level must be a mapping of sections")
         return {}
-    return loaded
+    return _string_keys(loaded, path, "", problems)
 
 
-def is_port(text: str) -> bool:
-    """A TCP port number in ASCII digits (str.isdigit alone accepts '²')."""
-    return text.isascii() and text.isdigit() and 0 < int(text) < 65536
+def _yaml_problem(path: str, data: bytes, err: BaseException) -> str:
+    if isinstance(err, OSError):
+        return f"{path}: cannot read: {err.strerror}"
+    if isinstance(err, UnicodeDecodeError):
+        line = data[: err.start].count(b"\n") + 1
+        column = err.start - data.rfind(b"\n", 0, err.start)
+        return f"{path}:{line}:{column}: not valid UTF-8"
+    if isinstance(err, RecursionError):
+        return f"{path}: invalid YAML: nested too deeply"
+    mark = getattr(err, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
+    return f"{where}: invalid YAML: {getattr(err, 'problem', err)}"
 
 
-def read_option_file(path: str, problems: list[str]) -> MySQLTarget:
-    """Read the [client] section of a MySQL option file (the format mysql clients read)."""
-    parser = configparser.RawConfigParser(allow_no_value=True, strict=False)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            # Option files may have lines before the first section header and !include lines.
-            text = "".join(line for line in handle if not line.lstrip().startswith("!"))
-        parser.read_string(text, source=path)
-    except OSError as err:
-        problems.append(f"{path}: cannot read MySQL option file: {err.strerror}")
-        return MySQLTarget()
-    except configparser.Error as err:
-        # The message of a parsing error can quote the offending line (a password): say only where.
-        line = getattr(err, "lineno", None)
-        problems.append(f"{path}{f':{line}' if line else ''}: not a valid MySQL option file")
-        return MySQLTarget()
-    if not parser.has_section("client"):
-        problems.append(f"{path}: no [client] section")
-        return MySQLTarget()
-
-    def get(key: str) -> str | None:
-        for name in (key, key.replace("_", "-")):
-            if parser.has_option("client", name):
-                raw = parser.get("client", name)
-                if raw is None:
-                    return ""
-                raw = raw.strip()
-                if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
-                    raw = raw[1:-1]
-                return raw
-        return None
-
-    port = 3306
-    raw_port = get("port")
-    if raw_port:
-        if is_port(raw_port):
-            port = int(raw_port)
-        else:
-            problems.append(f"{path}: [client] port: not a TCP port: {raw_port!r}")
-    password = get("password")
-    return MySQLTarget(
-        user=get("user"),
-        password=Secret(password) if password is not None else None,
-        host=get("host"),
-        port=port,
-        socket=get("socket"),
-    )
-
-
-ENV_PREFIX = "GALERA_EXPORTER_"
-
-
-def _target_from_env(base: MySQLTarget, env: Mapping[str, str], problems: list[str]) -> MySQLTarget:
-    """Environment overrides. The password only by file path, so it is never in /proc environ."""
-    changes: dict[str, Any] = {}
-    for key in ("user", "host", "socket"):
-        if env.get(f"{ENV_PREFIX}MYSQL_{key.upper()}"):
-            changes[key] = env[f"{ENV_PREFIX}MYSQL_{key.upper()}"]
-    raw_port = env.get(f"{ENV_PREFIX}MYSQL_PORT")
-    if raw_port:
-        if is_port(raw_port):
-            changes["port"] = int(raw_port)
-        else:
-            problems.append(f"environment {ENV_PREFIX}MYSQL_PORT: not a TCP port: {raw_port!r}")
-    password_file = env.get(f"{ENV_PREFIX}MYSQL_PASSWORD_FILE")
-    if password_file:
-        try:
-            changes["password"] = Secret(Path(password_file).read_text(encoding="utf-8").strip())
-        except OSError as err:
-            problems.append(
-                f"environment {ENV_PREFIX}MYSQL_PASSWORD_FILE: cannot read {password_file}: "
-                f"{err.strerror}"
-            )
-    return dataclasses.replace(base, **changes)
+def _string_keys(
+    mapping: dict[Any, Any], path: str, prefix: str, problems: list[str]
+) -> dict[str, Any]:
+    """The mapping without its non-string keys (each reported), one level of sections deep."""
+    clean: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if not isinstance(key, str):
+            problems.append(f"{path}: {prefix}{key!r}: keys must be strings")
+            continue
+        nested = not prefix and isinstance(value, dict)
+        clean[key] = _string_keys(value, path, f"{key}.", problems) if nested else value
+    return clean
 
 
 def _validate(config: Config, problems: list[str]) -> None:
@@ -389,7 +335,7 @@ def load(
     raw: dict[str, Any] = _read_yaml(config_file, problems) if config_file else {}
     label = config_file or "config"
     known = set(SECTIONS) | {"collectors"}
-    for unknown in sorted(set(raw) - known):
+    for unknown in sorted(set(raw) - known, key=str):
         problems.append(f"{label}: {unknown}: unknown section (known: {', '.join(sorted(known))})")
 
     sections: dict[str, Any] = {}
@@ -420,19 +366,18 @@ def load(
         if flag_value is not None:
             collectors[name] = bool(flag_value)
 
-    target = MySQLTarget()
-    defaults_file = sections["mysql"].defaults_file
-    if defaults_file:
-        target = read_option_file(defaults_file, problems)
-    target = _target_from_env(target, env, problems)
-
+    loaded = credentials.load(sections["mysql"].defaults_file, env, problems)
     config = Config(
         collectors=types.MappingProxyType(collectors),
-        target=target,
+        target=loaded.target,
         source=config_file or "flags",
+        warnings=tuple(loaded.warnings),
         **sections,
     )
     _validate(config, problems)
     if problems:
         raise ConfigError(problems)
+    # Here rather than in the caller, so start-up, --check-config and every reload say it.
+    for warning in config.warnings:
+        log.warning("%s", warning)
     return config

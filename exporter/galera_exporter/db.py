@@ -88,6 +88,7 @@ class StatusReader:
                 charset="utf8mb4",
                 program_name="galera-exporter",
                 defer_connect=True,
+                **t.tls.connect_args(),  # ssl-* from the option file; may raise OSError
             )
             # pymysql leaves its unix socket open when connect() fails (mysqld down): one
             # leaked descriptor per failed scrape. Open it here and close it on failure.

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,13 +12,16 @@ from pathlib import Path
 import pytest
 
 from galera_lab.node import Node
+from galera_lab.wait import wait_for
 from tests.hardening.conftest import DB_USER, write_option_file
 from tests.hardening.harness import DISTINCTIVE_PASSWORD, Exporter, metric
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
 WRONG_PASSWORD = "Wrong-9kq-LEAKCANARY-TWO"  # noqa: S105 - a canary
-CANARIES = (DISTINCTIVE_PASSWORD, WRONG_PASSWORD)
+# With the characters option files treat specially: '#', ';', a space, a double quote.
+ODD_PASSWORD = 'Odd#9kq LEAKCANARY;3"Zb'  # noqa: S105 - a canary
+CANARIES = (DISTINCTIVE_PASSWORD, WRONG_PASSWORD, ODD_PASSWORD)
 
 
 def proc_text(pid: int, name: str) -> str:
@@ -145,3 +149,100 @@ def test_usage_only_account_is_enough(node: Node, socket_cnf: Path, tmp_path: Pa
     assert metric(samples, "galera_gcache_size_bytes") == 64 * 1024**2
     names = {labels for name, labels in samples if name == "galera_status_info"}
     assert any(("node_name", node.name) in labels for labels in names)
+
+
+ODD_USER = "galera_odd"
+# name: option file text; {odd} is ODD_PASSWORD as the file spells it (escaped, quoted).
+OPTION_FILE_CASES = {
+    # configparser folded this line into the user name: the password was sent as part of
+    # the user, and mysqld wrote it into its error log ("Access denied for user '...'").
+    "indented password": "[client]\nuser = {user}\n    password = {pw}\nsocket = {socket}\n",
+    "quoted password with # ; and escapes": (
+        '[client]\nuser = {odd_user}\npassword = "{odd}"  # comment\nsocket = {socket}\n'
+    ),
+    "password from an included file": (
+        "[client]\nuser = {user}\nsocket = {socket}\n!include {included}\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(OPTION_FILE_CASES))
+def test_option_file_forms_log_in_and_never_leak(node: Node, tmp_path: Path, case: str) -> None:
+    node.query(
+        f"CREATE USER IF NOT EXISTS '{ODD_USER}'@'localhost' IDENTIFIED BY %s", args=(ODD_PASSWORD,)
+    )
+    included = tmp_path / "included.cnf"
+    included.write_text(f'[client-mariadb]\n  password = "{DISTINCTIVE_PASSWORD}"\n')
+    included.chmod(0o600)
+    spelled = ODD_PASSWORD.replace(" ", "\\s").replace('"', '\\"')
+    cnf = tmp_path / "my.cnf"
+    cnf.write_text(
+        OPTION_FILE_CASES[case].format(
+            user=DB_USER,
+            pw=DISTINCTIVE_PASSWORD,
+            odd_user=ODD_USER,
+            odd=spelled,
+            socket=node.socket,
+            included=included,
+        )
+    )
+    cnf.chmod(0o600)
+    # The real client logs in with the very same file: the exporter reads it alike.
+    client = subprocess.run(
+        ["mariadb", f"--defaults-file={cnf}", "-N", "-e", "SELECT CURRENT_USER()"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert client.returncode == 0, client.stderr
+    error_log_before = node.error_log.stat().st_size
+    exporter = Exporter(
+        [f"--mysql.defaults-file={cnf}", f"--galera.datadir={node.datadir}", "--log.level=debug"],
+        tmp_path / "exporter.log",
+    )
+    try:
+        bodies = exercise(exporter)
+        assert metric(exporter.scrape(2.0).samples(), "galera_up") == 1
+        cmdline = proc_text(exporter.pid, "cmdline")
+    finally:
+        exporter.stop()
+    with open(node.error_log, "rb") as handle:
+        handle.seek(error_log_before)
+        mysqld_log = handle.read().decode(errors="replace")
+    print(f"{case}: client logged in as {client.stdout.strip()}; galera_up 1")
+    for where, text in (
+        ("the exporter's log", exporter.log_text()),
+        ("metrics and HTTP answers", "\n".join(bodies)),
+        ("/proc/PID/cmdline", cmdline),
+        ("mysqld's error log", mysqld_log),
+    ):
+        assert_no_canary(where, text)
+
+
+def test_readable_option_file_warned_at_start_and_on_each_reload(tmp_path: Path) -> None:
+    cnf = write_option_file(
+        tmp_path / "my.cnf",
+        user=DB_USER,
+        password=DISTINCTIVE_PASSWORD,
+        socket=tmp_path / "no.sock",
+    )
+    cnf.chmod(0o644)
+    exporter = Exporter(
+        [f"--mysql.defaults-file={cnf}", f"--galera.datadir={tmp_path}"], tmp_path / "exporter.log"
+    )
+    try:
+        assert exporter.log_text().count("readable by everyone") == 1
+        exporter.signal(signal.SIGHUP)
+        wait_for(
+            "the reload to be logged",
+            lambda: "configuration reloaded" in exporter.log_text(),
+            30,
+        )
+        log = exporter.log_text()
+    finally:
+        exporter.stop()
+    warnings = [line for line in log.splitlines() if "readable by everyone" in line]
+    print("\n".join(warnings))
+    assert len(warnings) == 2
+    assert_no_canary("the exporter's log", log)

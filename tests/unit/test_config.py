@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,8 +74,9 @@ def test_invalid_yaml_points_at_line(tmp_path: Path) -> None:
 
 def test_option_file_and_secret(tmp_path: Path) -> None:
     cnf = tmp_path / "my.cnf"
+    (tmp_path / "conf.d").mkdir()
     cnf.write_text(
-        "# comment\n!includedir /etc/mysql/conf.d/\n[client]\nuser = exporter\n"
+        f"# comment\n!includedir {tmp_path}/conf.d/\n[client]\nuser = exporter\n"
         'password = "s3cr3t-pa55"\nsocket = /run/mysqld/mysqld.sock\n[mysqld]\nport=1\n'
     )
     cfg = load([f"--mysql.defaults-file={cnf}"])
@@ -90,9 +92,9 @@ def test_option_file_errors_never_quote_the_password(tmp_path: Path) -> None:
     cnf.write_text("password = topsecret-value\n[client]\nuser = x\n")  # no header first
     with pytest.raises(config.ConfigError) as info:
         load([f"--mysql.defaults-file={cnf}"])
-    assert "not a valid MySQL option file" in str(info.value)
+    assert f"{cnf}:1: option before the first [group] header" in str(info.value)
     assert "topsecret" not in str(info.value)
-    with pytest.raises(config.ConfigError, match="no \\[client\\] section"):
+    with pytest.raises(config.ConfigError, match="no options in \\[client\\]"):
         cnf.write_text("[mysqld]\nport = 3306\n")
         load([f"--mysql.defaults-file={cnf}"])
     with pytest.raises(config.ConfigError, match="cannot read MySQL option file"):
@@ -163,3 +165,122 @@ def test_version_and_help() -> None:
         "--collect.wsrep",
     ):
         assert flag in result.stdout
+
+
+CANARY = "Cli-canary-PW-7781"  # must never appear in any output
+
+
+def check_config(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "galera_exporter", "--check-config", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output
+    assert CANARY not in output and CANARY[:10] not in output
+    return result
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    path.chmod(0o600)
+    return path
+
+
+def test_every_bad_input_is_a_located_error_through_the_cli(tmp_path: Path) -> None:
+    good_cnf = write_bytes(tmp_path / "good.cnf", f"[client]\npassword = {CANARY}\n".encode())
+    cases: list[tuple[list[str], dict[str, str], str]] = [
+        (
+            ["--config.file=" + str(write_bytes(tmp_path / "mixed.yml", b"{1: x, a: y}\n"))],
+            {},
+            "mixed.yml: 1: keys must be strings",
+        ),
+        (
+            ["--config.file=" + str(write_bytes(tmp_path / "mixed2.yml", b"web: {1: x, a: y}\n"))],
+            {},
+            "mixed2.yml: web.1: keys must be strings",
+        ),
+        (
+            [
+                "--config.file="
+                + str(write_bytes(tmp_path / "latin1.yml", b"galera:\n  datadir: /caf\xe9\n"))
+            ],
+            {},
+            "latin1.yml:2:16: not valid UTF-8",
+        ),
+        (
+            [
+                "--mysql.defaults-file="
+                + str(
+                    write_bytes(
+                        tmp_path / "bad.cnf", b"[client]\npassword = " + CANARY.encode() + b"\xff\n"
+                    )
+                )
+            ],
+            {},
+            "bad.cnf:2: [client] password: not valid UTF-8",
+        ),
+        (
+            [f"--mysql.defaults-file={good_cnf}"],
+            {
+                "GALERA_EXPORTER_MYSQL_PASSWORD_FILE": str(
+                    write_bytes(tmp_path / "pw", CANARY.encode() + b"\xe9\n")
+                )
+            },
+            "MYSQL_PASSWORD_FILE: " + str(tmp_path / "pw") + ": not valid UTF-8",
+        ),
+        (["--mysql.timeout=1e10"], {}, "flag --mysql.timeout: at most 300, got '1e10'"),
+        (["--mysql.timeout=1e999"], {}, "flag --mysql.timeout: expected a finite number"),
+        (["--mysql.timeout=nan"], {}, "flag --mysql.timeout: expected a finite number"),
+        (
+            [
+                "--config.file="
+                + str(
+                    write_bytes(
+                        tmp_path / "inf.yml",
+                        b"backend: {backlog_bytes: .inf}\nmysql: {timeout_seconds: .nan}\n",
+                    )
+                )
+            ],
+            {},
+            "inf.yml: backend.backlog_bytes: expected a finite number",
+        ),
+        (
+            [
+                "--config.file="
+                + str(write_bytes(tmp_path / "inf2.yml", b"mysql: {timeout_seconds: .nan}\n"))
+            ],
+            {},
+            "inf2.yml: mysql.timeout_seconds: expected a finite number",
+        ),
+        (
+            [
+                "--mysql.defaults-file="
+                + str(
+                    write_bytes(
+                        tmp_path / "indent.cnf", f"password = {CANARY}\n[client]\n".encode()
+                    )
+                )
+            ],
+            {},
+            "indent.cnf:1: option before the first [group] header",
+        ),
+    ]
+    for args, env, expected in cases:
+        result = check_config(*args, env=env)
+        print(f"{args[0][-40:]}: rc {result.returncode}: {result.stderr.strip()}")
+        assert result.returncode == 2
+        assert expected in result.stderr
+
+
+def test_check_config_prints_permission_warnings_once(tmp_path: Path) -> None:
+    cnf = write_bytes(tmp_path / "open.cnf", f"[client]\n  password = {CANARY}\n".encode())
+    cnf.chmod(0o644)
+    result = check_config(f"--mysql.defaults-file={cnf}")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("readable by everyone") == 1
+    assert "configuration OK" in result.stdout
