@@ -50,13 +50,23 @@ NO_CANDIDATE = (
     "the position of "
     "{{ range $i, $s := printf `instance:galera_position_unknown:bool{cluster=%q}` $labels.cluster"
     " | query | sortByLabel \"instance\" }}{{ if $i }}, {{ end }}{{ $s.Labels.instance }}{{ end }}"
-    " is unknown; run `galera_recovery` (or `mariadbd --wsrep-recover`) there and the exporter"
-    " reads the recovered position from the error log"
+    " is unknown; run `mariadbd --wsrep-recover` there (it logs the position to the error log"
+    " the exporter reads; `galera_recovery` discards its log)"
     "{{ else if printf `cluster:galera_position:max{cluster=%q}` $labels.cluster | query }}"
     "the most advanced nodes tie and cannot be told apart; bootstrap exactly one of them,"
     " never two{{ else }}no node has a usable position (a node stopped in the middle of a state"
-    " transfer holds incomplete data); recover the positions with `galera_recovery` before"
-    " choosing{{ end }}."
+    " transfer holds incomplete data); recover the positions with `mariadbd --wsrep-recover`"
+    " before choosing{{ end }}."
+)
+
+# After a crash or power loss pc.recovery can re-form the cluster (gvwstate.dat kept); after a
+# simultaneous clean stop it cannot, and the most advanced node must be bootstrapped.
+CRASH_START = (
+    "{{ if printf `instance:galera_node:state{cluster=%q,state=~\"crashed|down\"}` $labels.cluster"
+    " | query }}Start all nodes together, within 30 seconds of each other (pc.wait_prim_timeout),"
+    " with `sudo cfg-cm-cluster --restart-node`: pc.recovery usually re-forms the cluster by"
+    " itself. If it does not,{{ else }}They were all stopped cleanly (no gvwstate.dat), so"
+    " pc.recovery cannot re-form the cluster and one node must be bootstrapped:{{ end }} "
 )
 
 # The step for the candidate named in $labels.instance.
@@ -65,7 +75,9 @@ BOOTSTRAP_STEP = (
     " | query }}{{ if printf `instance:galera_node:state{cluster=%q,instance=%q,state=\"non_primary\"}`"
     " $labels.cluster $labels.instance | query }}On {{ $labels.instance }}: stop mysqld first (`sudo"
     " systemctl stop mariadb`; its own shutdown would undo a force done while it runs), then run"
-    " `sudo cfg-cm-cluster --force-safe-to-bootstrap` and `sudo cfg-cm-cluster --bootstrap-node`."
+    " `sudo cfg-cm-cluster --force-safe-to-bootstrap` and `sudo cfg-cm-cluster --bootstrap-node`"
+    " (once it is stopped this page may turn into one that names no node: carry on with"
+    " {{ $labels.instance }})."
     "{{ else }}On {{ $labels.instance }}: run `sudo cfg-cm-cluster --force-safe-to-bootstrap` and"
     " `sudo cfg-cm-cluster --bootstrap-node`.{{ end }} If the bootstrap is refused, force"
     " {{ $labels.instance }} again; never switch to another node."
@@ -118,20 +130,16 @@ SCENARIOS += [
      alert("GaleraClusterCrashed",
            f"{CAND}\nand on (cluster) cluster:galera_scenario:info{{scenario=\"crashed\"}}",
            "1m", "critical", "Galera cluster is down and no node is safe to bootstrap.",
-           "Every node of cluster {{ $labels.cluster }} is down and none has safe_to_bootstrap 1"
-           " (crash or power loss). Start all nodes together, within 30 seconds of each other"
-           " (pc.wait_prim_timeout), with `sudo cfg-cm-cluster --restart-node`: pc.recovery"
-           " usually re-forms the cluster by itself. If it does not, {{ $labels.instance }} is the"
+           "Every node of cluster {{ $labels.cluster }} is down and none has safe_to_bootstrap 1. "
+           + CRASH_START + "{{ $labels.instance }} is the"
            " most advanced node (" + pos() + "). " + BOOTSTRAP_STEP, bootstrap=True, evidence=True)),
     (None,
      alert("GaleraClusterCrashed",
            "max by (cluster) (cluster:galera_scenario:info{scenario=\"crashed\"})\n"
            "unless on (cluster) instance:galera_bootstrap_candidate:bool",
            "1m", "critical", "Galera cluster is down and no node is safe to bootstrap.",
-           "Every node of cluster {{ $labels.cluster }} is down and none has safe_to_bootstrap 1"
-           " (crash or power loss). Start all nodes together, within 30 seconds of each other"
-           " (pc.wait_prim_timeout), with `sudo cfg-cm-cluster --restart-node`: pc.recovery"
-           " usually re-forms the cluster by itself. If it does not, do not force any node yet. "
+           "Every node of cluster {{ $labels.cluster }} is down and none has safe_to_bootstrap 1. "
+           + CRASH_START + "do not force any node yet. "
            + NO_CANDIDATE, evidence=True)),
     ("# Guide: \"Two nodes are terminated\": no Primary component, some node up but non-Primary,\n"
      "# every other node verifiably down.",
@@ -171,13 +179,13 @@ SCENARIOS += [
            " each other and refuse queries. Restore the network between the nodes; the cluster"
            " re-forms by itself within seconds. " + NO_CANDIDATE, evidence=True)),
     ("# No node seen in a Primary component and some node cannot be observed: nothing may be\n"
-     "# concluded (an unseen node may be the one serving, or the most advanced). Only nodes\n"
-     "# that refuse the exporter while everything else is up stay a warning\n"
-     "# (GaleraExporterCannotQuery): that is a monitoring problem, not an outage.",
+     "# concluded (an unseen node may be the one serving, or the most advanced). Only when every\n"
+     "# node refuses the exporter (a rotated password) it stays a warning\n"
+     "# (GaleraExporterCannotQuery): mysqld answers everywhere, a monitoring problem.",
      alert("GaleraClusterUnobservable",
            "max by (cluster) (cluster:galera_scenario:info{scenario=\"unobservable\"})\n"
            "unless on (cluster) (\n"
-           "  count by (cluster) (instance:galera_node:state{state=~\"no_access|non_primary\"})\n"
+           "  cluster_state:galera_nodes:count{state=\"no_access\"}\n"
            "  == on (cluster) cluster:galera_nodes:count\n)",
            "1m", "critical", "Galera cluster state cannot be established and no node is seen serving.",
            "No node of cluster {{ $labels.cluster }} is seen in a Primary component, and "
@@ -207,10 +215,16 @@ SCENARIOS += [
            " members. Restart {{ $labels.instance }} with `sudo cfg-cm-cluster --restart-node`; it"
            " rejoins by itself.")),
     ("# The host of a node is gone (its exporter cannot be scraped) while the Primary component\n"
-     "# misses a member: the guide's \"One node is terminated\" seen from outside.",
+     "# misses a member and has no member besides the nodes seen in it (and arbitrators): the\n"
+     "# missing member is an unreachable node, the guide's \"One node is terminated\".",
      alert("GaleraNodeUnreachable",
            "max by (cluster, instance) (instance:up:galera_job == 0)\n"
-           f"and on (cluster) {DEGRADED}\nand on (cluster) {SHORT}",
+           f"and on (cluster) {DEGRADED}\nand on (cluster) {SHORT}\n"
+           "and on (cluster) (\n"
+           "  cluster:galera_primary_size:max\n"
+           "  <= on (cluster)\n"
+           "  max by (cluster) (cluster_state:galera_nodes:count{state=\"primary\"})\n"
+           "  + on (cluster) cluster:galera_arbitrators:max\n)",
            "2m", "warning", "Galera node unreachable while its cluster misses a member.",
            "The exporter on {{ $labels.instance }} (cluster {{ $labels.cluster }}) cannot be scraped"
            " and the Primary component has"
@@ -340,7 +354,8 @@ SCENARIOS += [
            "  count by (cluster) (\n"
            "    galera_backend_log_present == 1\n"
            "    and on (cluster, job, instance) instance:galera_node:state{state=\"primary\"}\n"
-           "  )\n)",
+           "  )\n)\n"
+           "and on (cluster) cluster:galera_scenario:info{scenario=~\"healthy|degraded\"}",
            "5m", "critical", "No back-end is ready on any node of the Galera cluster.",
            "The database of cluster {{ $labels.cluster }} is Primary on {{ $value }} node(s) but"
            " no node's back-end has logged `SMTP Service started` since its last start: the"

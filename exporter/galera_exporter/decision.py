@@ -223,6 +223,8 @@ def _candidate(
     if unknown or best is None:
         return None, True
     leaders = [n for n in nodes if n.name in positions and positions[n.name].seqno == best]
+    if len(leaders) == 1:
+        return leaders[0].name, True
     keyed = [n for n in leaders if n.tiebreak_key is not None]
     if not keyed:
         return None, True

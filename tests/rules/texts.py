@@ -69,8 +69,8 @@ def no_candidate(decision: Decision, split_brain_24h: bool) -> str:
     elif decision.unknown:
         reason = (
             f"the position of {', '.join(sorted(decision.unknown))} is unknown; run"
-            " `galera_recovery` (or `mariadbd --wsrep-recover`) there and the exporter reads the"
-            " recovered position from the error log"
+            " `mariadbd --wsrep-recover` there (it logs the position to the error log the"
+            " exporter reads; `galera_recovery` discards its log)"
         )
     elif decision.positions:
         reason = (
@@ -80,8 +80,8 @@ def no_candidate(decision: Decision, split_brain_24h: bool) -> str:
     else:
         reason = (
             "no node has a usable position (a node stopped in the middle of a state transfer"
-            " holds incomplete data); recover the positions with `galera_recovery` before"
-            " choosing"
+            " holds incomplete data); recover the positions with `mariadbd --wsrep-recover`"
+            " before choosing"
         )
     return f"No node can be named for a bootstrap yet: {reason}."
 
@@ -94,7 +94,8 @@ def bootstrap_step(decision: Decision) -> str:
             text = (
                 f"On {node}: stop mysqld first (`sudo systemctl stop mariadb`; its own shutdown"
                 " would undo a force done while it runs), then run `sudo cfg-cm-cluster"
-                " --force-safe-to-bootstrap` and `sudo cfg-cm-cluster --bootstrap-node`."
+                " --force-safe-to-bootstrap` and `sudo cfg-cm-cluster --bootstrap-node` (once it"
+                f" is stopped this page may turn into one that names no node: carry on with {node})."
             )
         else:
             text = (
@@ -134,9 +135,15 @@ def description(alert: str, cluster: str, decision: Decision, split_brain_24h: b
             " Bootstrap nothing until this is resolved."
         )
     if alert == "GaleraClusterCrashed":
+        if any(s in ("crashed", "down") for s in decision.states.values()):
+            start = f"{START_ALL} If it does not,"
+        else:
+            start = (
+                "They were all stopped cleanly (no gvwstate.dat), so pc.recovery cannot re-form"
+                " the cluster and one node must be bootstrapped:"
+            )
         head = (
-            f"Every node of cluster {cluster} is down and none has safe_to_bootstrap 1 (crash or"
-            f" power loss). {START_ALL} If it does not, "
+            f"Every node of cluster {cluster} is down and none has safe_to_bootstrap 1. {start} "
         )
         if node:
             return (
@@ -196,7 +203,7 @@ def scenario_alert(decision: Decision) -> tuple[str, dict[str, str]] | None:
     if alert is None:
         return None
     if alert == "GaleraClusterUnobservable":
-        if all(s in ("no_access", "non_primary") for s in decision.states.values()):
+        if all(s == "no_access" for s in decision.states.values()):
             return None
         return alert, {}
     if decision.candidate:
