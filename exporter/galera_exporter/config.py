@@ -20,8 +20,10 @@ from typing import Any
 
 import yaml
 
+from galera_exporter import logparse
+
 DEFAULT_PORT = 9878
-DEFAULT_READY_PATTERN = r"SMTP Service started"
+DEFAULT_READY_PATTERN = logparse.DEFAULT_READY_PATTERN  # anchored: see docs/logs.md
 
 
 def setting(default: Any, flag: str, help: str) -> Any:
@@ -97,7 +99,7 @@ class BackendConfig:
     # James writes this at INFO while configuring its SMTP service, i.e. on every start and
     # before "SMTP Service started"; see docs/logs.md for why it is the default reset.
     reset_patterns: list[str] = setting(  # noqa: RUF009 - setting() builds a field()
-        [r"SMTP Service handler hello name is"],
+        [logparse.DEFAULT_RESET_PATTERN],
         "--backend.reset-pattern",
         "regular expression of a start or stop line that makes the back-end not ready until "
         "the next ready line (repeatable)",

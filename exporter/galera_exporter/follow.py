@@ -57,6 +57,8 @@ READ_SIZE = 1 << 20
 BACKLOG_BLOCK = 64 * 1024
 # Bytes remembered just before our offset; if they change, the file was rewritten under us.
 FINGERPRINT_BYTES = 64
+# How far back a block's context lines are looked for (a few mysqld lines are ~100 bytes).
+CONTEXT_BYTES = 4096
 
 
 class LineConsumer(Protocol):
@@ -140,6 +142,7 @@ class LogFollower:
         safety_interval: float = 5.0,
         use_inotify: bool = True,
         name: str = "log",
+        context_lines: int = 0,
     ) -> None:
         self.path = os.path.abspath(os.fspath(path))
         self._consumer = consumer
@@ -149,6 +152,7 @@ class LogFollower:
         self._safety_interval = safety_interval
         self._use_inotify = use_inotify
         self._name = name
+        self._context_lines = max(0, context_lines)
 
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -399,10 +403,22 @@ class LogFollower:
                     continue
                 carry = block[: cut + 1] if cut < self._max_line else b"\n"
                 block = block[cut + 1 :]
+                block = self._lines_before(start + cut + 1) + block
             if block and self._consumer.recover(block):
                 break
             end = start
         return size
+
+    def _lines_before(self, offset: int) -> bytes:
+        """Up to `context_lines` whole lines ending at `offset`: what a consumer may need to
+        judge the first line of a block (the error log's recovery-run rule)."""
+        if not self._context_lines or offset <= 0:
+            return b""
+        window = self._read_at(max(0, offset - CONTEXT_BYTES), offset)
+        lines = window.split(b"\n")[:-1]  # the window ends with a newline
+        if offset > CONTEXT_BYTES:
+            lines = lines[1:]  # the first piece may be a line's tail
+        return b"".join(line + b"\n" for line in lines[-self._context_lines :])
 
     def _split_partial_tail(self, size: int) -> int:
         """Keep the unfinished last line as pending; return where the complete lines end."""
