@@ -29,7 +29,7 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
     CollectorSpec(
         "wsrep",
         True,
-        "SHOW GLOBAL STATUS LIKE 'wsrep%' and a few wsrep variables",
+        "SHOW GLOBAL STATUS (wsrep% and Uptime) and a few wsrep variables",
         lambda config: WsrepSource(StatusReader(config.target, config.mysql.timeout_seconds)),
     ),
     CollectorSpec(
