@@ -104,6 +104,39 @@ def test_slow_mysqld_is_cut_at_the_deadline(node: Node, tmp_path: Path) -> None:
         proxy.close()
 
 
+def test_dribbling_server_is_cut_at_the_scrape_deadline(node: Node, tmp_path: Path) -> None:
+    """A server sending one byte every 0.3 s never trips a per-read timeout; the scrape's
+    total deadline must still hold (it held one scrape 44 s before the watchdog)."""
+    proxy = FaultProxy((node.spec.address, node.spec.mysql_port))
+    cnf = write_option_file(
+        tmp_path / "tcp.cnf",
+        user=DB_USER,
+        password=DISTINCTIVE_PASSWORD,
+        host=proxy.address[0],
+        port=proxy.address[1],
+    )
+    exporter = Exporter(
+        [f"--mysql.defaults-file={cnf}", f"--galera.datadir={node.datadir}", "--mysql.timeout=2"],
+        tmp_path / "exporter.log",
+    )
+    try:
+        assert up(exporter)
+        proxy.dribble = 0.3
+        for header in (None, 2.5, 1.2):
+            response = exporter.scrape(header)
+            limit = 2.0 if header is None else min(2.0, header - 0.5)
+            print(f"dribbling server: header {header} -> {response.seconds:.2f}s")
+            samples = assert_down_with_files(response, limit + SLACK)
+            assert metric(samples, "galera_mysql_error", kind="timeout") == 1
+            assert metric(samples, "galera_exporter_mysql_errors_total", kind="timeout") >= 1
+        proxy.dribble = 0.0
+        proxy.drop_all()
+        wait_recovered(exporter, "the server stopped dribbling")
+    finally:
+        exporter.stop()
+        proxy.close()
+
+
 def test_refused_connections_then_restart(node: Node, exporter: Exporter) -> None:
     node.stop()
     response = exporter.scrape(2.0)
