@@ -163,6 +163,7 @@ class LogFollower:
         self._status_lock = threading.Lock()
         self._present = False
         self._error = ""
+        self._logged = ""  # the last problem logged, "" if none (only the thread touches it)
         self._rotations = 0
         self._truncated = 0
         self._checked = False
@@ -238,10 +239,7 @@ class LogFollower:
             try:
                 self._step()
             except OSError as err:  # an I/O error we did not foresee: report it, retry later
-                message = err.strerror or type(err).__name__
-                if message != self.status().error:  # say it once, not on every retry
-                    log.warning("following %s: %s", self.path, err)
-                self._set_error(message)
+                self._set_error(err.strerror or type(err).__name__)
                 self._close_file()
             with self._status_lock:
                 self._looks += 1
@@ -279,9 +277,21 @@ class LogFollower:
             observer.stop()
             observer.join(timeout=5)
 
-    def _set_error(self, error: str) -> None:
+    def _set_error(self, error: str, *, note: str | None = None) -> None:
         with self._status_lock:
             self._error = error
+        self._note(error if note is None else note)
+
+    def _note(self, condition: str) -> None:
+        """Log a problem once when it appears or changes, and once when it clears: the
+        follower retries every look, and the metrics say the rest."""
+        if condition == self._logged:
+            return
+        if condition:
+            log.warning("%s: cannot follow %s: %s", self._name, self.path, condition)
+        else:
+            log.info("%s: following %s again", self._name, self.path)
+        self._logged = condition
 
     def _step(self) -> None:
         """One look at the file: open, detect rotation or truncation, read what is new."""
@@ -291,7 +301,11 @@ class LogFollower:
         except FileNotFoundError:
             path_stat, missing = None, True
             if self._file is None:
-                self._set_error("")  # absent is not an error, and ends one we had
+                # Absent is not an error, and ends one we had. A vanished log directory is
+                # not one for the metrics either (the file is just absent), but it is worth
+                # one line in the exporter's log.
+                gone = not os.path.isdir(os.path.dirname(self.path))
+                self._set_error("", note="its directory does not exist" if gone else "")
         except OSError as err:  # e.g. the directory is not searchable
             path_stat = None
             self._set_error(err.strerror or type(err).__name__)
