@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import math
 import socket
 import threading
 import time
@@ -145,7 +146,7 @@ class StatusReader:
         socket operation, so a server dribbling one byte at a time would otherwise hold a
         scrape for as long as it likes (seen: 44 s for one scrape).
         """
-        timeout = max(timeout, 0.05)
+        timeout = bounded_timeout(timeout)
         started = time.monotonic()
         if not self._lock.acquire(timeout=timeout):
             raise DatabaseError(
@@ -194,6 +195,19 @@ class StatusReader:
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+
+# No scrape waits longer than this, whatever the configuration says: a huge or infinite
+# timeout (no Prometheus header, --mysql.timeout 1e12) overflowed the lock and socket
+# timeouts and turned every scrape into a 500.
+MAX_TIMEOUT_SECONDS = 3600.0
+
+
+def bounded_timeout(timeout: float) -> float:
+    """`timeout` within [0.05, MAX_TIMEOUT_SECONDS]; NaN counts as the maximum."""
+    if math.isnan(timeout):
+        return MAX_TIMEOUT_SECONDS
+    return min(max(timeout, 0.05), MAX_TIMEOUT_SECONDS)
 
 
 def _open_unix_socket(path: str, timeout: float) -> socket.socket:

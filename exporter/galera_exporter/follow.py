@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import stat
 import threading
@@ -59,6 +60,18 @@ BACKLOG_BLOCK = 64 * 1024
 FINGERPRINT_BYTES = 64
 # How far back a block's context lines are looked for (a few mysqld lines are ~100 bytes).
 CONTEXT_BYTES = 4096
+
+
+# A start-up backlog larger than this is read as this (2**62 bytes: more than any file).
+MAX_BACKLOG_BYTES = 1 << 62
+
+
+def byte_count(value: float) -> int:
+    """A configured number of bytes as an int: negative or NaN is 0, infinite or huge is the
+    maximum. (int() of a YAML `.inf` raised OverflowError: a crash trace at start-up.)"""
+    if math.isnan(value) or value <= 0:
+        return 0
+    return int(min(value, MAX_BACKLOG_BYTES))
 
 
 class LineConsumer(Protocol):
@@ -146,7 +159,7 @@ class LogFollower:
     ) -> None:
         self.path = os.path.abspath(os.fspath(path))
         self._consumer = consumer
-        self._backlog_bytes = max(0, int(backlog_bytes))
+        self._backlog_bytes = byte_count(backlog_bytes)
         self._max_line = max(256, int(max_line_bytes))
         self._poll_interval = poll_interval
         self._safety_interval = safety_interval

@@ -20,6 +20,7 @@ from galera_exporter.collectors.statefile import (
     BoundedFileReader,
     FileRead,
 )
+from galera_exporter.db import bounded_timeout
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,7 +74,7 @@ class GrastateSource:
         self._last_problems: tuple[str, ...] = ()
 
     def collect(self, scrape: Scrape) -> Iterable[Metric]:
-        timeout = max(scrape.remaining(), MIN_READ_SECONDS)
+        timeout = max(bounded_timeout(scrape.remaining()), MIN_READ_SECONDS)
         grastate_path = self._datadir / "grastate.dat"
         gvwstate_path = self._datadir / "gvwstate.dat"
         grastate = self._reader.read(grastate_path, timeout)
