@@ -6,11 +6,15 @@ mysqld writes a failed login's user name verbatim, newlines included, cut at 128
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from galera_exporter import logparse as lp
+from galera_exporter.collectors.errorlog import ErrorLogSource
 from galera_exporter.logparse import Event
+from tests.logs.helpers import append, registry_for, sample, wait_for
 
 UUID = "125a32e7-ea40-11f1-8844-577ec5e07595"
 USER_NAME_CHARS = 128  # mysqld cuts the user name here in its log
@@ -184,3 +188,21 @@ def test_remote_text_in_another_line_never_marks(template: str, pad: str, text: 
     line = template.format(pad + text).encode()
     assert lp.classify_backend_line(line, READY, RESET) is None, line
     assert lp.backend_markers(line + b"\n", READY, RESET) == []
+
+
+def test_a_position_right_after_start_up_keeps_the_backlogs_run(tmp_path: Path) -> None:
+    """The exporter starts while a --wsrep-recover run is being written: the first live
+    line's run began in the backlog."""
+    log = tmp_path / "error.log"
+    log.write_bytes(RUN)
+    source = ErrorLogSource(str(log), use_inotify=False)
+    try:
+        registry = registry_for(source)
+        assert sample(registry, "galera_errorlog_present") == 1
+        follower = source.follower
+        assert follower is not None
+        wait_for(lambda: follower.status().offset == len(RUN), "the backlog read")
+        append(log, f"2026-12-02  4:50:14 0 [Note] WSREP: Recovered position: {UUID}:42\n")
+        wait_for(lambda: sample(registry, "galera_recovered_seqno") == 42, "the live position")
+    finally:
+        source.close()

@@ -47,9 +47,14 @@ class ErrorLogState:
         # Thread-0 lines in a row at the end of what was fed: a position's context may start
         # in the block before its own (logparse.RECOVERY_RUN_LINES).
         self._run = 0
+        self._recovering = False
 
     def recover(self, block: bytes) -> bool:
         """The follower hands older blocks with a few lines of context before them."""
+        if not self._recovering:
+            # The newest block's last lines are what the first live line follows.
+            self._recovering = True
+            self._run = logparse.errorlog_run_after(block)
         positions = [p.recovered for p in logparse.errorlog_lines(block) if p.recovered]
         if not positions:
             return False
