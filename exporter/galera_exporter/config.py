@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from galera_exporter import credentials, optionfile
+from galera_exporter import credentials, logparse, optionfile
 from galera_exporter.credentials import is_port
 
 # Where they were before credentials.py; db.py and tests import them from here.
@@ -30,7 +30,7 @@ Secret = credentials.Secret
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 9878
-DEFAULT_READY_PATTERN = r"SMTP Service started"
+DEFAULT_READY_PATTERN = logparse.DEFAULT_READY_PATTERN  # anchored: see docs/logs.md
 
 
 def setting(default: Any, flag: str, help: str) -> Any:
@@ -83,7 +83,7 @@ class BackendConfig:
     # James writes this at INFO while configuring its SMTP service, i.e. on every start and
     # before "SMTP Service started"; see docs/logs.md for why it is the default reset.
     reset_patterns: list[str] = setting(  # noqa: RUF009 - setting() builds a field()
-        [r"SMTP Service handler hello name is"],
+        [logparse.DEFAULT_RESET_PATTERN],
         "--backend.reset-pattern",
         "regular expression of a start or stop line that makes the back-end not ready until "
         "the next ready line (repeatable)",

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import stat
 import threading
@@ -57,6 +58,20 @@ READ_SIZE = 1 << 20
 BACKLOG_BLOCK = 64 * 1024
 # Bytes remembered just before our offset; if they change, the file was rewritten under us.
 FINGERPRINT_BYTES = 64
+# How far back a block's context lines are looked for (a few mysqld lines are ~100 bytes).
+CONTEXT_BYTES = 4096
+
+
+# A start-up backlog larger than this is read as this (2**62 bytes: more than any file).
+MAX_BACKLOG_BYTES = 1 << 62
+
+
+def byte_count(value: float) -> int:
+    """A configured number of bytes as an int: negative or NaN is 0, infinite or huge is the
+    maximum. (int() of a YAML `.inf` raised OverflowError: a crash trace at start-up.)"""
+    if math.isnan(value) or value <= 0:
+        return 0
+    return int(min(value, MAX_BACKLOG_BYTES))
 
 
 class LineConsumer(Protocol):
@@ -140,15 +155,17 @@ class LogFollower:
         safety_interval: float = 5.0,
         use_inotify: bool = True,
         name: str = "log",
+        context_lines: int = 0,
     ) -> None:
         self.path = os.path.abspath(os.fspath(path))
         self._consumer = consumer
-        self._backlog_bytes = max(0, int(backlog_bytes))
+        self._backlog_bytes = byte_count(backlog_bytes)
         self._max_line = max(256, int(max_line_bytes))
         self._poll_interval = poll_interval
         self._safety_interval = safety_interval
         self._use_inotify = use_inotify
         self._name = name
+        self._context_lines = max(0, context_lines)
 
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -159,6 +176,7 @@ class LogFollower:
         self._status_lock = threading.Lock()
         self._present = False
         self._error = ""
+        self._logged = ""  # the last problem logged, "" if none (only the thread touches it)
         self._rotations = 0
         self._truncated = 0
         self._checked = False
@@ -234,10 +252,7 @@ class LogFollower:
             try:
                 self._step()
             except OSError as err:  # an I/O error we did not foresee: report it, retry later
-                message = err.strerror or type(err).__name__
-                if message != self.status().error:  # say it once, not on every retry
-                    log.warning("following %s: %s", self.path, err)
-                self._set_error(message)
+                self._set_error(err.strerror or type(err).__name__)
                 self._close_file()
             with self._status_lock:
                 self._looks += 1
@@ -275,9 +290,21 @@ class LogFollower:
             observer.stop()
             observer.join(timeout=5)
 
-    def _set_error(self, error: str) -> None:
+    def _set_error(self, error: str, *, note: str | None = None) -> None:
         with self._status_lock:
             self._error = error
+        self._note(error if note is None else note)
+
+    def _note(self, condition: str) -> None:
+        """Log a problem once when it appears or changes, and once when it clears: the
+        follower retries every look, and the metrics say the rest."""
+        if condition == self._logged:
+            return
+        if condition:
+            log.warning("%s: cannot follow %s: %s", self._name, self.path, condition)
+        else:
+            log.info("%s: following %s again", self._name, self.path)
+        self._logged = condition
 
     def _step(self) -> None:
         """One look at the file: open, detect rotation or truncation, read what is new."""
@@ -287,7 +314,11 @@ class LogFollower:
         except FileNotFoundError:
             path_stat, missing = None, True
             if self._file is None:
-                self._set_error("")  # absent is not an error, and ends one we had
+                # Absent is not an error, and ends one we had. A vanished log directory is
+                # not one for the metrics either (the file is just absent), but it is worth
+                # one line in the exporter's log.
+                gone = not os.path.isdir(os.path.dirname(self.path))
+                self._set_error("", note="its directory does not exist" if gone else "")
         except OSError as err:  # e.g. the directory is not searchable
             path_stat = None
             self._set_error(err.strerror or type(err).__name__)
@@ -399,10 +430,22 @@ class LogFollower:
                     continue
                 carry = block[: cut + 1] if cut < self._max_line else b"\n"
                 block = block[cut + 1 :]
+                block = self._lines_before(start + cut + 1) + block
             if block and self._consumer.recover(block):
                 break
             end = start
         return size
+
+    def _lines_before(self, offset: int) -> bytes:
+        """Up to `context_lines` whole lines ending at `offset`: what a consumer may need to
+        judge the first line of a block (the error log's recovery-run rule)."""
+        if not self._context_lines or offset <= 0:
+            return b""
+        window = self._read_at(max(0, offset - CONTEXT_BYTES), offset)
+        lines = window.split(b"\n")[:-1]  # the window ends with a newline
+        if offset > CONTEXT_BYTES:
+            lines = lines[1:]  # the first piece may be a line's tail
+        return b"".join(line + b"\n" for line in lines[-self._context_lines :])
 
     def _split_partial_tail(self, size: int) -> int:
         """Keep the unfinished last line as pending; return where the complete lines end."""

@@ -137,6 +137,26 @@ def candidate_lines(block: bytes, patterns: Sequence[LinePattern]) -> list[tuple
     return sorted(starts.items())
 
 
+# The default markers, anchored to the whole line so that text a remote party gets into the
+# log (an SMTP client's HELO name, a recipient address) can never be at their place: only a
+# log-layout prefix (timestamp, "|" (written \x7c: Markdown tables show the default), the
+# level INFO, bracketed thread/logger names, none of which may hold a space) may come
+# before the message, and the message must end the line.
+# James prints `plain:<port>/` + InetAddress.toString() (`<host name>/<ip>`, host name empty
+# for a literal address: `//127.0.0.1`). The bare form is the same line printed to stdout.
+# See docs/logs.md.
+_LAYOUT_PREFIX = (
+    r"(?:[\d\-:,.TZ+ ]*(?:[A-Z][a-z]{2} [\d:,. ]*)?"  # ISO8601 or DATE timestamp
+    r"[\x7c ]*INFO[\x7c ]+(?:\[[^\]\s]*\][\x7c ]+){0,3})?"  # level, [thread] [logger]
+)
+DEFAULT_READY_PATTERN = (
+    r"^" + _LAYOUT_PREFIX + r"SMTP Service started plain:\d{1,5}/[^\s/]*/[0-9A-Za-z.:%]+[ \t\r]*$"
+)
+DEFAULT_RESET_PATTERN = (
+    r"^" + _LAYOUT_PREFIX + r"SMTP Service handler hello name is:? ?[^\s]*[ \t\r]*$"
+)
+
+
 class Marker(Enum):
     """What a back-end log line says about readiness."""
 
@@ -181,45 +201,89 @@ class Event(Enum):
     READY_FOR_CONNECTIONS = "ready_for_connections"
 
 
+# Every line is matched only in mysqld's own layout: the writer's prefix at the start of the
+# line, then the subsystem tag, then the wording. Text a client gets into the log (a user name
+# in "Access denied for user '...'", a database name) sits after some other message and can
+# never be at that place; a user name holding a newline starts a line of its own, which is
+# what the recovery-run rule below is for. Prefixes (checked against real captures):
+#   2026-11-27  8:54:05 0 [Note] WSREP: ...            MariaDB 10.1+ (hour padded with a space)
+#   2026-10-06T01:44:30.673582Z 0 [Note] [MY-000000] [WSREP] ...   MySQL 5.7/8, PXC
+#   191127  8:54:05 [Note] WSREP: ...                  MariaDB 5.5/10.0 (no thread id)
+_TS_MARIADB = rb"\d{4}-\d\d-\d\d [ \d]\d:\d\d:\d\d"
+_TS_ISO = rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)"
+_TS_OLD = rb"\d{6} [ \d]\d:\d\d:\d\d"
+
+
+def _prefix(levels: bytes) -> bytes:
+    return (
+        rb"\A(?:(?:" + _TS_MARIADB + rb"|" + _TS_ISO + rb") (?P<tid>\d{1,20})|" + _TS_OLD + rb")"
+        rb" \[(?:" + levels + rb")\] (?:\[MY-\d{6}\] )?"
+    )
+
+
+_ANY_LEVEL = rb"Note|Warning|ERROR|System"
+_PREFIX = _prefix(_ANY_LEVEL)
+_WSREP = rb"(?:WSREP: |\[WSREP\] |\[Galera\] )"
+_SERVER = rb"(?:\[Server\] )?"
+_BINARY = rb"(?:[^\s:]*/)?(?:mariadbd|mysqld)(?:-debug)?"
+
 # Wording checked against MariaDB 10.11 / Galera 4.23 lab logs (tests/fixtures/errorlog), and
 # for the lines the lab never produced (SST failures, PXC forms) against public captures.
-# Every expression stays inside one line ([^\n] instead of .), so it is sound on a block.
-_WSREP = rb"(?:WSREP: |\[WSREP\] )"
 EVENT_PATTERNS: dict[Event, re.Pattern[bytes]] = {
     Event.UNSAFE_BOOTSTRAP_REFUSED: re.compile(
-        rb"It may not be safe to bootstrap the cluster from this node"
+        _PREFIX + _WSREP + rb"It may not be safe to bootstrap the cluster from this node\b"
     ),
     # Joiner: "WSREP: SST failed: 32 (Broken pipe)", "SST script aborted with error 2 (...)";
     # donor: "WSREP: 0.0 (node1): State transfer to 1.0 (node2) failed: -22 (...)".
     Event.SST_FAILED: re.compile(
-        _WSREP
+        _PREFIX
+        + _WSREP
         + rb"(?:SST failed\b|SST script aborted\b"
-        + rb"|[^\n]{0,200}State transfer to [^\n]{0,200}\bfailed\b)"
+        + rb"|\d{1,10}\.\d{1,10} \([^\n]{0,200}\): State transfer to \d{1,10}\.\d{1,10} "
+        + rb"\([^\n]{0,200}\) failed\b)"
     ),
-    Event.SYNCED: re.compile(_WSREP + rb"Synchronized with group\b"),
+    Event.SYNCED: re.compile(_PREFIX + _WSREP + rb"Synchronized with group\b"),
     # "/usr/sbin/mariadbd: Shutdown complete" (MySQL 8 adds " (mysqld 8.0.x)"). InnoDB's
     # "Shutdown completed; log sequence number" is a different line and must not count.
-    Event.SHUTDOWN: re.compile(
-        rb"(?:mariadbd|mysqld)(?:-debug)?: Shutdown complete(?:$|[^d\n])", re.M
-    ),
+    Event.SHUTDOWN: re.compile(_PREFIX + _SERVER + _BINARY + rb": Shutdown complete(?:\Z|[^d\n])"),
     # The server giving up during start-up: "[ERROR] Aborting" (MySQL 8: "[ERROR] [MY-010119]
     # [Server] Aborting").
-    Event.ABORTED: re.compile(rb"\[ERROR\] (?:\[[^\]\n]*\] )*Aborting\s*$", re.M),
+    Event.ABORTED: re.compile(_prefix(rb"ERROR") + _SERVER + rb"Aborting\s*\Z"),
     Event.READY_FOR_CONNECTIONS: re.compile(
-        rb"(?:mariadbd|mysqld)(?:-debug)?: ready for connections"
+        _PREFIX + _SERVER + _BINARY + rb": ready for connections"
     ),
 }
 
 _UUID = rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # "WSREP: Recovered position: <uuid>:<seqno>[,<domain>-<server>-<seqno>]" (MariaDB,
-# --wsrep-recover) and "[WSREP] Recovered position: <uuid>:<seqno>" (PXC 8). Not the
-# start-up line "Recovered position from storage:", which every plain start writes.
+# --wsrep-recover) and "[WSREP] Recovered position: <uuid>:<seqno>" (PXC 8), alone on its
+# line. Not the start-up line "Recovered position from storage:", which every plain start
+# writes.
 RECOVERED_RE = re.compile(
-    _WSREP
-    + rb"Recovered position: ?(?P<uuid>"
+    _prefix(rb"Note")
+    + rb"(?:WSREP: |\[WSREP\] )Recovered position: ?(?P<uuid>"
     + _UUID
-    + rb"):(?P<seqno>-?\d{1,20})(?:,(?P<gtid>\d{1,10}-\d{1,10}-\d{1,20}))?(?![\w:-])"
+    + rb"):(?P<seqno>-1|\d{1,19})(?:,(?P<gtid>\d{1,10}-\d{1,10}-\d{1,20}))?[ \t\r]*\Z"
 )
+SEQNO_MAX = 2**63 - 1  # Galera's seqno is a signed 64-bit integer; -1 means "undefined"
+_GTID_LIMITS = (2**32 - 1, 2**32 - 1, 2**64 - 1)  # domain id, server id, sequence number
+
+# A --wsrep-recover run is mysqld's main thread (id 0) starting InnoDB and the plugins, then
+# writing the position, before it could accept a single connection. So a position counts only
+# after at least this many thread-0 lines in a row. A user name is cut at 128 characters in
+# the log: a newline in it can forge one such line, not the run before it (each login's text
+# follows its own "N [Warning] Access denied" line, N > 0, which ends the run).
+RECOVERY_RUN_LINES = 3
+_THREAD0_LINE = re.compile(
+    rb"\A(?:" + _TS_MARIADB + rb"|" + _TS_ISO + rb") 0 \[(?:" + _ANY_LEVEL + rb")\] [^\n]"
+)
+
+# Lines only the main thread writes, after more of its own lines, while no client can be
+# connected (start-up, shutdown): counted only inside a thread-0 run, like a position. Every
+# one of them in the real captures (tests/fixtures/errorlog, the reference lab) is. The
+# others (synced, ready, sst_failed) are written by other threads too, so they only get the
+# layout check: a newline in a user name can still forge one of them (docs/logs.md).
+MAIN_THREAD_EVENTS = frozenset({Event.UNSAFE_BOOTSTRAP_REFUSED, Event.SHUTDOWN, Event.ABORTED})
 
 # Every line of interest contains one of these (each pattern above needs its literal).
 _ERRORLOG_LITERALS = (
@@ -248,31 +312,78 @@ class ErrorLogLine:
     recovered: RecoveredPosition | None
 
 
-def parse_errorlog_line(line: bytes) -> ErrorLogLine | None:
-    """What one mysqld error-log line tells us, or None if nothing of interest."""
-    recovered = None
-    match = RECOVERED_RE.search(line)
-    if match is not None:
-        recovered = RecoveredPosition(
-            uuid=match.group("uuid").decode("ascii").lower(),
-            seqno=int(match.group("seqno")),
-            gtid=match.group("gtid").decode("ascii") if match.group("gtid") else None,
-            timestamp=line_timestamp(line),
-        )
-    events = tuple(event for event, pattern in EVENT_PATTERNS.items() if pattern.search(line))
+def next_run(run: int, line: bytes) -> int:
+    """The count of thread-0 server lines in a row after `line` (capped: more is not needed)."""
+    return min(run + 1, RECOVERY_RUN_LINES) if _THREAD0_LINE.match(line) else 0
+
+
+def _recovered(line: bytes, run: int) -> RecoveredPosition | None:
+    match = RECOVERED_RE.match(line)
+    if match is None or match.group("tid") != b"0" or run < RECOVERY_RUN_LINES:
+        return None
+    seqno = int(match.group("seqno"))
+    if seqno > SEQNO_MAX:
+        return None
+    gtid = match.group("gtid")
+    if gtid is not None:
+        parts = [int(part) for part in gtid.split(b"-")]
+        if any(value > limit for value, limit in zip(parts, _GTID_LIMITS, strict=True)):
+            return None
+    return RecoveredPosition(
+        uuid=match.group("uuid").decode("ascii").lower(),
+        seqno=seqno,
+        gtid=gtid.decode("ascii") if gtid else None,
+        timestamp=line_timestamp(line),
+    )
+
+
+def parse_errorlog_line(line: bytes, run: int = 0) -> ErrorLogLine | None:
+    """What one mysqld error-log line tells us, or None if nothing of interest.
+
+    `run`: how many thread-0 server lines come right before it (see RECOVERY_RUN_LINES); a
+    recovered position needs the full run, so a line without its context gives none.
+    """
+    recovered = _recovered(line, run)
+    in_run = run >= RECOVERY_RUN_LINES and _THREAD0_LINE.match(line) is not None
+    events = tuple(
+        event
+        for event, pattern in EVENT_PATTERNS.items()
+        if pattern.match(line) and (in_run or event not in MAIN_THREAD_EVENTS)
+    )
     if recovered is None and not events:
         return None
     return ErrorLogLine(events, recovered)
 
 
-def errorlog_lines(block: bytes) -> list[ErrorLogLine]:
-    """Parsed lines of interest in the block, in order."""
+def _run_before(block: bytes, start: int, run: int) -> int:
+    """The run before the line at `start` of a block of whole lines: its own lines first,
+    then, if all of them before `start` are in the run, `run` from before the block."""
+    count = 0
+    end = start  # the text before the line ends here, with a newline
+    while count < RECOVERY_RUN_LINES:
+        if end <= 0:
+            return min(count + run, RECOVERY_RUN_LINES)
+        line_start = block.rfind(b"\n", 0, end - 1) + 1
+        if not _THREAD0_LINE.match(block[line_start : end - 1]):
+            return count
+        count += 1
+        end = line_start
+    return count
+
+
+def errorlog_lines(block: bytes, run: int = 0) -> list[ErrorLogLine]:
+    """Parsed lines of interest in the block, in order; `run` as for the line before it."""
     found = []
-    for _, line in lines_containing(block, _ERRORLOG_LITERALS):
-        parsed = parse_errorlog_line(line)
+    for start, line in lines_containing(block, _ERRORLOG_LITERALS):
+        parsed = parse_errorlog_line(line, _run_before(block, start, run))
         if parsed is not None:
             found.append(parsed)
     return found
+
+
+def errorlog_run_after(block: bytes, run: int = 0) -> int:
+    """`run` for the line after the block (the block's last lines and, if few, `run`)."""
+    return _run_before(block, len(block), run) if block.endswith(b"\n") else 0
 
 
 # --- timestamps --------------------------------------------------------------------------

@@ -169,6 +169,7 @@ class FaultProxy:
         self.target = target
         self.delay = 0.0  # seconds before each server->client chunk is forwarded
         self.cut_after: int | None = None  # close after this many server->client bytes (once)
+        self.dribble = 0.0  # if set, server->client bytes go one at a time, this far apart
         self._listener = socket.create_server((host, 0))
         self.address = self._listener.getsockname()[:2]
         self._stop = threading.Event()
@@ -216,7 +217,8 @@ class FaultProxy:
                             self.cut_after = None
                             return
                         sent_to_client += len(data)
-                        client.sendall(data)
+                        if not self._send(client, data):
+                            return
                     else:
                         server.sendall(data)
         except OSError:
@@ -224,6 +226,17 @@ class FaultProxy:
         finally:
             client.close()
             server.close()
+
+    def _send(self, client: socket.socket, data: bytes) -> bool:
+        """Forward to the client, byte by byte when dribbling; False once the proxy stops."""
+        if not self.dribble:
+            client.sendall(data)
+            return True
+        for i in range(len(data)):
+            if self._stop.wait(self.dribble):
+                return False
+            client.sendall(data[i : i + 1])
+        return True
 
     def drop_all(self) -> None:
         with self._lock:

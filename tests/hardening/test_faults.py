@@ -3,6 +3,7 @@ time with galera_up 0 and the grastate.dat metrics, and the exporter recovers by
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -104,6 +105,39 @@ def test_slow_mysqld_is_cut_at_the_deadline(node: Node, tmp_path: Path) -> None:
         proxy.close()
 
 
+def test_dribbling_server_is_cut_at_the_scrape_deadline(node: Node, tmp_path: Path) -> None:
+    """A server sending one byte every 0.3 s never trips a per-read timeout; the scrape's
+    total deadline must still hold (it held one scrape 44 s before the watchdog)."""
+    proxy = FaultProxy((node.spec.address, node.spec.mysql_port))
+    cnf = write_option_file(
+        tmp_path / "tcp.cnf",
+        user=DB_USER,
+        password=DISTINCTIVE_PASSWORD,
+        host=proxy.address[0],
+        port=proxy.address[1],
+    )
+    exporter = Exporter(
+        [f"--mysql.defaults-file={cnf}", f"--galera.datadir={node.datadir}", "--mysql.timeout=2"],
+        tmp_path / "exporter.log",
+    )
+    try:
+        assert up(exporter)
+        proxy.dribble = 0.3
+        for header in (None, 2.5, 1.2):
+            response = exporter.scrape(header)
+            limit = 2.0 if header is None else min(2.0, header - 0.5)
+            print(f"dribbling server: header {header} -> {response.seconds:.2f}s")
+            samples = assert_down_with_files(response, limit + SLACK)
+            assert metric(samples, "galera_mysql_error", kind="timeout") == 1
+            assert metric(samples, "galera_exporter_mysql_errors_total", kind="timeout") >= 1
+        proxy.dribble = 0.0
+        proxy.drop_all()
+        wait_recovered(exporter, "the server stopped dribbling")
+    finally:
+        exporter.stop()
+        proxy.close()
+
+
 def test_refused_connections_then_restart(node: Node, exporter: Exporter) -> None:
     node.stop()
     response = exporter.scrape(2.0)
@@ -199,3 +233,36 @@ def test_kill_9_during_a_scrape_storm(node: Node, exporter: Exporter) -> None:
     node.start(bootstrap=True, start_position=position)
     node.wait_synced(60)
     wait_recovered(exporter, f"restart from {position} ({time.monotonic() - started:.1f}s)")
+
+
+def test_fifo_state_files_never_hang_the_exporter(tmp_path: Path) -> None:
+    """A FIFO as gvwstate.dat hung every scrape for ever and leaked a thread each time."""
+    datadir = tmp_path / "datadir"
+    datadir.mkdir()
+    (datadir / "grastate.dat").write_text(
+        "# GALERA saved state\nversion: 2.1\nuuid:    125a32e7-ea40-11f1-8844-577ec5e07595\n"
+        "seqno:   -1\nsafe_to_bootstrap: 0\n"
+    )
+    os.mkfifo(datadir / "gvwstate.dat")
+    cnf = write_option_file(tmp_path / "down.cnf", user=DB_USER, socket=tmp_path / "no.sock")
+    exporter = Exporter(
+        [f"--mysql.defaults-file={cnf}", f"--galera.datadir={datadir}", "--mysql.timeout=2"],
+        tmp_path / "exporter.log",
+    )
+    try:
+        threads = []
+        for _ in range(20):
+            response = exporter.scrape(2.0)
+            samples = response.samples()
+            assert response.seconds < 1.0
+            assert metric(samples, "galera_state_file_unreadable", file="gvwstate.dat") == 1
+            assert metric(samples, "galera_gvwstate_present") is None
+            assert metric(samples, "galera_grastate_valid") == 1
+            assert metric(samples, "galera_mysql_error", kind="refused") == 1
+            status = Path(f"/proc/{exporter.pid}/status").read_text()
+            threads.append(int(status.split("Threads:")[1].split()[0]))
+        print(f"threads over 20 scrapes: {threads}")
+        assert max(threads) - min(threads) <= 2, threads
+        assert exporter.log_text().count("gvwstate.dat: not a regular file") == 1
+    finally:
+        exporter.stop()

@@ -285,9 +285,10 @@ def check_log_line(line: bytes) -> None:
     assert level is None or isinstance(level, bytes)
     stamp = logparse.line_timestamp(line)
     assert stamp is None or math.isfinite(stamp)
-    parsed = logparse.parse_errorlog_line(line)
+    parsed = logparse.parse_errorlog_line(line, logparse.RECOVERY_RUN_LINES)
     if parsed is not None and parsed.recovered is not None:
         assert parse.is_uuid(parsed.recovered.uuid)
+        assert -1 <= parsed.recovered.seqno <= 2**63 - 1
 
 
 @fuzz("log_blocks")
@@ -298,8 +299,12 @@ def test_log_blocks_agree_with_lines(lines: list[bytes]) -> None:
     block = b"".join(line + b"\n" for line in lines)
     errors = logparse.count_error_lines(block)
     assert errors == sum(1 for line in lines if logparse.is_error_level(logparse.line_level(line)))
-    parsed = logparse.errorlog_lines(block)
-    assert parsed == [p for p in map(logparse.parse_errorlog_line, lines) if p is not None]
+    expected, run = [], 0
+    for line in lines:
+        if (item := logparse.parse_errorlog_line(line, run)) is not None:
+            expected.append(item)
+        run = logparse.next_run(run, line)
+    assert logparse.errorlog_lines(block) == expected
 
 
 def test_zz_total_generated_inputs() -> None:

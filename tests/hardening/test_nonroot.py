@@ -154,11 +154,13 @@ def test_unprivileged_user_reads_state_files_through_acls(
         assert account.run("ls", str(datadir)).returncode != 0
         assert account.run("cat", str(datadir / "ibdata1")).returncode != 0
 
-        # A restart deletes and re-creates gvwstate.dat: the default ACL covers the new file.
+        # A restart deletes and re-creates gvwstate.dat (Galera writes it to a .tmp file and
+        # renames it, at every Primary view change): only the default ACL covers the new file.
         node.stop()
         samples = exporter.scrape(5).samples()
         assert metric(samples, "galera_grastate_valid") == 1
         assert metric(samples, "galera_grastate_safe_to_bootstrap") == 1
+        assert metric(samples, "galera_gvwstate_present") == 0  # a clean stop deletes it
         node.start(bootstrap=True)
         node.wait_synced(60)
         wait_for(
@@ -167,6 +169,32 @@ def test_unprivileged_user_reads_state_files_through_acls(
             30,
         )
         assert metric(exporter.scrape(5).samples(), "galera_up") == 1
+
+        # A crash keeps gvwstate.dat, and the exporter user can still read it: a crash must
+        # never read as a clean stop.
+        node.kill()
+        samples = exporter.scrape(5).samples()
+        assert metric(samples, "galera_up") == 0
+        assert metric(samples, "galera_gvwstate_present") == 1
+        assert metric(samples, "galera_gvwstate_valid") == 1
+        assert metric(samples, "galera_state_file_unreadable", file="gvwstate.dat") == 0
+        assert metric(samples, "galera_exporter_collector_success", collector="grastate") == 1
+
+        # Without the default ACL (per-file ACLs only, the setup the docs no longer offer) the
+        # re-created file is unreadable: reported as such, never as absent.
+        subprocess.run(["setfacl", "-k", str(datadir)], check=True, timeout=30)
+        node.start(bootstrap=True, start_position=node.recover_position())
+        node.wait_synced(60)
+        samples = exporter.scrape(5).samples()
+        assert metric(samples, "galera_state_file_unreadable", file="gvwstate.dat") == 1
+        assert metric(samples, "galera_gvwstate_present") is None
+        assert metric(samples, "galera_gvwstate_valid") == 0
+        assert metric(samples, "galera_exporter_collector_success", collector="grastate") == 0
+        assert metric(samples, "galera_grastate_present") == 1  # rewritten in place: kept
+        assert metric(samples, "galera_state_file_unreadable", file="grastate.dat") == 0
     finally:
         exporter.stop()
-    assert "Permission denied" not in exporter.log_text()
+        subprocess.run(["setfacl", "-b", str(datadir)], check=False, timeout=30)
+    log_text = exporter.log_text()
+    assert "gvwstate.dat: permission denied" in log_text  # said once, with the path
+    assert log_text.count("gvwstate.dat: permission denied") == 1

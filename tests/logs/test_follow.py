@@ -7,6 +7,7 @@ copytruncate are made deterministic with a follower that only looks when woken b
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -348,8 +349,9 @@ def test_close_stops_the_thread(tmp_path: Path) -> None:
 
 CHILD = textwrap.dedent(
     """
-    import json, sys, time
+    import json, logging, sys, time
     from galera_exporter.follow import LogFollower
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
     class Rec:
         def __init__(self): self.lines, self.recovered = [], []
         def recover(self, block): self.recovered += block.splitlines(); return False
@@ -382,6 +384,7 @@ def test_permission_denied_then_granted(tmp_path: Path) -> None:
         child = subprocess.Popen(
             [*prefix, sys.executable, "-c", CHILD, str(log)],
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env=env,
         )
@@ -412,10 +415,17 @@ def test_permission_denied_then_granted(tmp_path: Path) -> None:
         finally:
             child.wait(timeout=30)
             reader.join(timeout=5)
-            assert child.stdout is not None
+            assert child.stdout is not None and child.stderr is not None
             child.stdout.close()
+            stderr = child.stderr.read()
+            child.stderr.close()
     finally:
         log.chmod(0o644)
+    # Logged once when it appeared and once when it cleared, not on each of the many looks.
+    print(f"child's log after {len(seen)} looks:\n{stderr}")
+    assert stderr.count(f"WARNING log: cannot follow {log}: permission denied") == 1, stderr
+    assert stderr.count(f"INFO log: following {log} again") == 1, stderr
+    assert stderr.count("\n") == 2, stderr
 
 
 def test_resolve_log_path() -> None:
@@ -458,3 +468,33 @@ def test_not_a_regular_file(tmp_path: Path, kind: str, stopper: list[LogFollower
     stopper.append(f)
     wait_for(lambda: f.status().error == "not a regular file", "the follower to refuse it")
     assert not f.status().following
+
+
+def test_problems_are_logged_once_each(
+    tmp_path: Path, stopper: list[LogFollower], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="galera_exporter.follow")
+    logdir = tmp_path / "log"
+    logdir.mkdir()
+    path = logdir / "app.log"
+    os.mkfifo(path)
+    f = LogFollower(path, Recorder(), use_inotify=False, poll_interval=0.01, name="app").start()
+    stopper.append(f)
+    wait_for(lambda: f.status().error == "not a regular file", "the follower to refuse a FIFO")
+    looks = f.status().looks
+    wait_for(lambda: f.status().looks > looks + 20, "twenty more looks at the FIFO")
+    path.unlink()
+    path.write_text("now a file\n")
+    wait_for(lambda: f.status().following, "the follower to open the regular file")
+    shutil.rmtree(logdir)
+    wait_for(lambda: not f.status().following, "the follower to let go of the deleted file")
+    looks = f.status().looks
+    wait_for(lambda: f.status().looks > looks + 20, "twenty more looks at the missing directory")
+    messages = [(r.levelname, r.getMessage()) for r in caplog.records]
+    print(messages)
+    assert messages == [
+        ("WARNING", f"app: cannot follow {path}: not a regular file"),
+        ("INFO", f"app: following {path} again"),
+        ("WARNING", f"app: cannot follow {path}: its directory does not exist"),
+    ]
+    assert f.status().error == ""  # absent, not an error, for the metrics

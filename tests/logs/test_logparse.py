@@ -17,6 +17,8 @@ from tests.logs.helpers import BACKENDLOG, ERRORLOG
 UUID = "125a32e7-ea40-11f1-8844-577ec5e07595"
 READY = lp.compile_patterns([r"SMTP Service started"])
 RESET = lp.compile_patterns([r"SMTP Service handler hello name is"])
+# A line judged as if it followed the start-up lines of a --wsrep-recover run.
+RUN = lp.RECOVERY_RUN_LINES
 
 
 # --- levels -----------------------------------------------------------------------------------
@@ -78,7 +80,7 @@ def test_backend_fixture_error_lines() -> None:
 
 def test_real_recover_lines() -> None:
     node2 = (ERRORLOG / "wsrep-recover-node2.log").read_bytes().strip()
-    parsed = lp.parse_errorlog_line(node2)
+    parsed = lp.parse_errorlog_line(node2, RUN)
     assert parsed is not None and parsed.recovered is not None
     assert (parsed.recovered.uuid, parsed.recovered.seqno) == (UUID, 29)
     assert parsed.recovered.gtid is None
@@ -114,7 +116,7 @@ def test_real_recover_lines() -> None:
     ],
 )
 def test_recovered_position_forms(line: bytes, uuid: str, seqno: int, gtid: str | None) -> None:
-    parsed = lp.parse_errorlog_line(line)
+    parsed = lp.parse_errorlog_line(line, RUN)
     assert parsed is not None and parsed.recovered is not None
     assert (parsed.recovered.uuid, parsed.recovered.seqno, parsed.recovered.gtid) == (
         uuid,
@@ -135,7 +137,7 @@ def test_recovered_position_forms(line: bytes, uuid: str, seqno: int, gtid: str 
     ],
 )
 def test_not_a_recovered_position(line: bytes) -> None:
-    parsed = lp.parse_errorlog_line(line)
+    parsed = lp.parse_errorlog_line(line, RUN)
     assert parsed is None or parsed.recovered is None
 
 
@@ -202,7 +204,7 @@ def test_not_a_recovered_position(line: bytes) -> None:
     ],
 )
 def test_events(line: bytes, events: set[Event]) -> None:
-    parsed = lp.parse_errorlog_line(line)
+    parsed = lp.parse_errorlog_line(line, RUN)
     assert set(parsed.events if parsed else ()) == events
 
 
@@ -359,8 +361,13 @@ def test_block_functions_equal_the_fold_over_lines(block: bytes) -> None:
         (m, x) for x in lines if (m := lp.classify_backend_line(x, READY, RESET)) is not None
     ]
     assert lp.backend_markers(block, READY, RESET) == expected_markers
-    expected_errorlog = [p for x in lines if (p := lp.parse_errorlog_line(x)) is not None]
+    expected_errorlog, run = [], 0
+    for x in lines:
+        if (p := lp.parse_errorlog_line(x, run)) is not None:
+            expected_errorlog.append(p)
+        run = lp.next_run(run, x)
     assert lp.errorlog_lines(block) == expected_errorlog
+    assert lp.errorlog_run_after(block) == run
 
 
 @settings(max_examples=500, deadline=None)
@@ -395,7 +402,7 @@ def test_recovered_position_round_trip(
     uuid: str, seqno: int, gtid: str | None, prefix: str, upper: bool
 ) -> None:
     text = f"{uuid.upper() if upper else uuid}:{seqno}" + (f",{gtid}" if gtid else "")
-    parsed = lp.parse_errorlog_line(f"{prefix}Recovered position: {text}".encode())
+    parsed = lp.parse_errorlog_line(f"{prefix}Recovered position: {text}".encode(), RUN)
     assert parsed is not None and parsed.recovered is not None
     assert (parsed.recovered.uuid, parsed.recovered.seqno, parsed.recovered.gtid) == (
         uuid,

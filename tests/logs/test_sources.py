@@ -16,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from galera_exporter import config
+from galera_exporter import logparse as lp
 from galera_exporter.collectors import COLLECTOR_NAMES, build_sources
 from galera_exporter.collectors.backend_log import BackendLogSource
 from galera_exporter.collectors.base import Scrape, Source
@@ -340,8 +341,8 @@ def test_flags_build_both_sources(tmp_path: Path) -> None:
 def test_defaults() -> None:
     cfg = config.load(argparse.Namespace(), COLLECTOR_NAMES, env={})
     assert cfg.backend.log_file == "/var/log/djigzo.log"
-    assert cfg.backend.ready_patterns == ["SMTP Service started"]
-    assert cfg.backend.reset_patterns == ["SMTP Service handler hello name is"]
+    assert cfg.backend.ready_patterns == [lp.DEFAULT_READY_PATTERN]
+    assert cfg.backend.reset_patterns == [lp.DEFAULT_RESET_PATTERN]
     assert cfg.backend.backlog_bytes == 64 * 1024 * 1024
     assert cfg.mysqld.error_log_file == ""
     assert {"backend_log", "errorlog"} <= set(COLLECTOR_NAMES)

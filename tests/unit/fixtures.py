@@ -6,10 +6,13 @@ import os
 import shutil
 from pathlib import Path
 
+from galera_exporter.collectors.grastate import node_tiebreak_key
 from galera_exporter.db import DatabaseError, ServerState
 
 STATES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "states"
 FIXED_MTIME = 1_795_000_000.0  # state files get a fixed mtime so expositions are stable
+# galera_node_tiebreak_key as on a host "golden" with the default datadir
+GOLDEN_KEY = node_tiebreak_key("golden", "/var/lib/mysql")
 
 
 def read_tsv(path: Path) -> dict[str, str]:
@@ -34,7 +37,9 @@ class CapturedReader:
         del timeout
         status = self._dir / "status.tsv"
         if not status.exists():
-            raise DatabaseError("connect", "(2002) Can't connect to local server through socket")
+            raise DatabaseError(
+                "connect", "(2002) Can't connect to local server through socket", "refused"
+            )
         self.queries += 2
         return ServerState(read_tsv(status), read_tsv(self._dir / "variables.tsv"))
 

@@ -16,14 +16,19 @@ from prometheus_client.exposition import generate_latest
 from galera_exporter.collectors.grastate import GrastateSource
 from galera_exporter.collectors.wsrep import WsrepSource
 from galera_exporter.exporter import Exporter, ScrapeRegistry
-from tests.unit.fixtures import CapturedReader, datadir_copy, state_dirs
+from tests.unit.fixtures import GOLDEN_KEY, CapturedReader, datadir_copy, state_dirs
 
 VOLATILE = ("galera_exporter_collector_duration_seconds{",)
 
 
 def exposition(state_dir: Path, tmp_path: Path) -> str:
     datadir = datadir_copy(state_dir, tmp_path / "datadir")
-    exporter = Exporter([WsrepSource(CapturedReader(state_dir)), GrastateSource(str(datadir))])  # type: ignore[arg-type]
+    exporter = Exporter(
+        [
+            WsrepSource(CapturedReader(state_dir)),
+            GrastateSource(str(datadir), tiebreak_key=GOLDEN_KEY),
+        ]
+    )  # type: ignore[arg-type]
     text = generate_latest(ScrapeRegistry(exporter, time.monotonic() + 5)).decode()  # type: ignore[arg-type]
     return "".join(line + "\n" for line in text.splitlines() if not line.startswith(VOLATILE))
 

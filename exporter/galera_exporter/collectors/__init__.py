@@ -15,6 +15,7 @@ from galera_exporter.collectors.grastate import GrastateSource
 from galera_exporter.collectors.wsrep import WsrepSource
 from galera_exporter.config import Config
 from galera_exporter.db import StatusReader
+from galera_exporter.follow import byte_count
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
     CollectorSpec(
         "wsrep",
         True,
-        "SHOW GLOBAL STATUS LIKE 'wsrep%' and a few wsrep variables",
+        "SHOW GLOBAL STATUS (wsrep% and Uptime) and a few wsrep variables",
         lambda config: WsrepSource(StatusReader(config.target, config.mysql.timeout_seconds)),
     ),
     CollectorSpec(
@@ -46,7 +47,7 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
             config.backend.log_file,
             config.backend.ready_patterns,
             config.backend.reset_patterns,
-            backlog_bytes=int(config.backend.backlog_bytes),
+            backlog_bytes=byte_count(config.backend.backlog_bytes),
         ),
     ),
     # After wsrep: it reads the log_error path the wsrep source leaves in the scrape's facts.
@@ -58,7 +59,7 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
         lambda config: ErrorLogSource(
             config.mysqld.error_log_file,
             default_datadir=config.galera.datadir,
-            backlog_bytes=int(config.mysqld.error_log_backlog_bytes),
+            backlog_bytes=byte_count(config.mysqld.error_log_backlog_bytes),
         ),
     ),
 )

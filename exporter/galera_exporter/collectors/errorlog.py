@@ -44,8 +44,17 @@ class ErrorLogState:
         self.events = dict.fromkeys(logparse.Event, 0)
         self.lines = 0
         self.errors = 0
+        # Thread-0 lines in a row at the end of what was fed: a position's context may start
+        # in the block before its own (logparse.RECOVERY_RUN_LINES).
+        self._run = 0
+        self._recovering = False
 
     def recover(self, block: bytes) -> bool:
+        """The follower hands older blocks with a few lines of context before them."""
+        if not self._recovering:
+            # The newest block's last lines are what the first live line follows.
+            self._recovering = True
+            self._run = logparse.errorlog_run_after(block)
         positions = [p.recovered for p in logparse.errorlog_lines(block) if p.recovered]
         if not positions:
             return False
@@ -56,7 +65,8 @@ class ErrorLogState:
     def feed(self, block: bytes) -> None:
         lines = block.count(b"\n")
         errors = logparse.count_error_lines(block)
-        parsed = logparse.errorlog_lines(block)
+        parsed = logparse.errorlog_lines(block, self._run)
+        self._run = logparse.errorlog_run_after(block, self._run)
         with self._lock:
             self.lines += lines
             self.errors += errors
@@ -125,6 +135,7 @@ class ErrorLogSource:
                 backlog_bytes=self._backlog_bytes,
                 use_inotify=self._use_inotify,
                 name="errorlog",
+                context_lines=logparse.RECOVERY_RUN_LINES,
             ).start()
         if old is not None:
             old.close()

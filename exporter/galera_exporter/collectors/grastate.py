@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
@@ -13,51 +15,42 @@ from prometheus_client.metrics_core import Metric
 
 from galera_exporter import parse
 from galera_exporter.collectors.base import Scrape, SourceError
+from galera_exporter.collectors.statefile import (
+    MAX_STATE_FILE_BYTES,
+    BoundedFileReader,
+    FileRead,
+)
+from galera_exporter.db import bounded_timeout
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Galera writes a few hundred bytes; anything far larger is not a state file and must not
-# cost the exporter memory.
-MAX_STATE_FILE_BYTES = 64 * 1024
+__all__ = ["MAX_STATE_FILE_BYTES", "GrastateSource", "node_tiebreak_key"]
+
+# A file that hangs (a stuck network file system) may hold a scrape this long at least, even
+# when the scrape's deadline is already spent by the database: a healthy local read takes
+# well under a millisecond, so the floor only ever costs time when the file really hangs.
+MIN_READ_SECONDS = 0.25
 
 
-class StateFileUnreadableError(Exception):
-    pass
+def node_tiebreak_key(hostname: str, datadir: str) -> int:
+    """CRC32 of `<host name>\\0<absolute datadir>`: stable per node, differs between nodes."""
+    text = f"{hostname}\0{os.path.abspath(datadir)}"
+    return zlib.crc32(text.encode("utf-8", "surrogateescape"))
 
 
-def read_state_file(path: Path) -> tuple[bytes, float] | None:
-    """(content, mtime) of a state file, None if it does not exist; never writes or locks it."""
-    try:
-        with path.open("rb") as handle:
-            stat = os.fstat(handle.fileno())
-            return handle.read(MAX_STATE_FILE_BYTES + 1), stat.st_mtime
-    except FileNotFoundError:
+def _parsed(read: FileRead, parser: Callable[[bytes], T], path: Path) -> T | None:
+    """The parsed file, or None; a garbage state file is a fact about the node, not a failure
+    of the collector (galera_*_valid says it)."""
+    if read.data is None:
         return None
-    except OSError as err:
-        raise StateFileUnreadableError(f"{path}: {err.strerror or type(err).__name__}") from None
-
-
-def read_and_parse(
-    path: Path, parser: Callable[[bytes], T], problems: list[str]
-) -> tuple[int, float | None, T | None]:
-    """(present, mtime, parsed or None). Unreadable files add to `problems`; invalid ones don't:
-    a garbage state file is a fact about the node, not a failure of the collector."""
     try:
-        read = read_state_file(path)
-    except StateFileUnreadableError as err:
-        problems.append(str(err))
-        return 0, None, None
-    if read is None:
-        return 0, None, None
-    data, mtime = read
-    try:
-        if len(data) > MAX_STATE_FILE_BYTES:
+        if len(read.data) > MAX_STATE_FILE_BYTES:
             raise parse.ParseError(f"larger than {MAX_STATE_FILE_BYTES} bytes")
-        return 1, mtime, parser(data)
+        return parser(read.data)
     except parse.ParseError as err:
         log.debug("%s is not valid: %s", path, err)
-        return 1, mtime, None
+        return None
 
 
 def _gauge(name: str, doc: str, value: float) -> Metric:
@@ -69,39 +62,84 @@ class GrastateSource:
 
     name = "grastate"
 
-    def __init__(self, datadir: str) -> None:
+    def __init__(self, datadir: str, *, tiebreak_key: int | None = None) -> None:
+        """`tiebreak_key`: for tests only (golden files must not depend on the machine)."""
         self._datadir = Path(datadir)
+        self._reader = BoundedFileReader()
+        self._tiebreak = (
+            node_tiebreak_key(socket.gethostname(), datadir)
+            if tiebreak_key is None
+            else tiebreak_key
+        )
         self._last_problems: tuple[str, ...] = ()
 
     def collect(self, scrape: Scrape) -> Iterable[Metric]:
-        problems: list[str] = []
-        yield from grastate_metrics(self._datadir / "grastate.dat", problems)
-        yield from gvwstate_metrics(self._datadir / "gvwstate.dat", problems)
-        if tuple(problems) != self._last_problems:
+        timeout = max(bounded_timeout(scrape.remaining()), MIN_READ_SECONDS)
+        grastate_path = self._datadir / "grastate.dat"
+        gvwstate_path = self._datadir / "gvwstate.dat"
+        grastate = self._reader.read(grastate_path, timeout)
+        gvwstate = self._reader.read(gvwstate_path, timeout)
+        yield from grastate_metrics(grastate_path, grastate)
+        yield from gvwstate_metrics(gvwstate_path, gvwstate)
+        unreadable = GaugeMetricFamily(
+            "galera_state_file_unreadable",
+            "1 if the state file exists but could not be read (permission denied, not a "
+            "regular file, I/O error, timed out); its galera_*_present is then omitted",
+            labels=["file"],
+        )
+        for path, read in ((grastate_path, grastate), (gvwstate_path, gvwstate)):
+            unreadable.add_metric([path.name], 1.0 if read.problem else 0.0)
+        yield unreadable
+        yield _gauge(
+            "galera_node_tiebreak_key",
+            "CRC32 of this node's host name and absolute datadir: a stable number per node, "
+            "only for picking exactly one of several equally advanced bootstrap candidates "
+            "(lowest wins); it says nothing about the node's data",
+            self._tiebreak,
+        )
+        problems = tuple(
+            f"{path}: {read.problem}"
+            for path, read in ((grastate_path, grastate), (gvwstate_path, gvwstate))
+            if read.problem
+        )
+        if problems != self._last_problems:
             for problem in problems:
                 log.warning("cannot read state file %s", problem)
-            self._last_problems = tuple(problems)
+            if not problems:
+                log.info("state files readable again")
+            self._last_problems = problems
         if problems:
             raise SourceError("; ".join(problems))
 
     def close(self) -> None:
-        """Nothing is held open between scrapes."""
+        """Nothing is held open between scrapes (a hung read's thread ends with its read)."""
 
 
-def grastate_metrics(path: Path, problems: list[str]) -> Iterable[Metric]:
+def _present(name: str, doc: str, read: FileRead) -> Iterable[Metric]:
+    """1 read, 0 verifiably absent; omitted when the file exists but cannot be read."""
+    if read.present is not None:
+        yield _gauge(name, doc, 1.0 if read.present else 0.0)
+
+
+def grastate_metrics(path: Path, read: FileRead) -> Iterable[Metric]:
     src = f"from {path.name}"
-    present, mtime, state = read_and_parse(path, parse.parse_grastate, problems)
-    yield _gauge("galera_grastate_present", f"1 if {path.name} exists and was read", present)
+    state = _parsed(read, parse.parse_grastate, path)
+    yield from _present(
+        "galera_grastate_present",
+        f"1 if {path.name} exists and was read, 0 if it does not exist; absent when it exists "
+        "but cannot be read (see galera_state_file_unreadable)",
+        read,
+    )
     yield _gauge(
         "galera_grastate_valid",
         f"1 if {path.name} parsed (0 for missing, truncated, garbage or unreadable)",
         1 if state else 0,
     )
-    if mtime is not None:
+    if read.mtime is not None:
         yield _gauge(
             "galera_grastate_modified_timestamp_seconds",
             f"Modification time of {path.name}; Galera rewrites it on stop and on state changes",
-            mtime,
+            read.mtime,
         )
     if state is None:
         return
@@ -123,15 +161,22 @@ def grastate_metrics(path: Path, problems: list[str]) -> Iterable[Metric]:
     yield info
 
 
-def gvwstate_metrics(path: Path, problems: list[str]) -> Iterable[Metric]:
-    present, _, view = read_and_parse(path, parse.parse_gvwstate, problems)
-    yield _gauge(
+def gvwstate_metrics(path: Path, read: FileRead) -> Iterable[Metric]:
+    view = _parsed(read, parse.parse_gvwstate, path)
+    yield from _present(
         "galera_gvwstate_present",
-        f"1 if {path.name} (pc.recovery's saved view) exists: kept after a crash, "
-        "deleted on a clean stop",
-        present,
+        f"1 if {path.name} (pc.recovery's saved view) exists and was read: kept after a crash, "
+        "deleted on a clean stop; 0 if it does not exist; absent when it exists but cannot be "
+        "read (see galera_state_file_unreadable)",
+        read,
     )
     yield _gauge("galera_gvwstate_valid", f"1 if {path.name} parsed", 1 if view else 0)
+    if read.mtime is not None:
+        yield _gauge(
+            "galera_gvwstate_modified_timestamp_seconds",
+            f"Modification time of {path.name}; Galera rewrites it at every Primary view change",
+            read.mtime,
+        )
     if view is None:
         return
     yield _gauge(

@@ -11,18 +11,18 @@ from prometheus_client.metrics_core import Metric
 
 from galera_exporter import parse
 from galera_exporter.collectors.base import Scrape, SourceError
-from galera_exporter.db import DatabaseError, ServerState, StatusReader
+from galera_exporter.db import REASONS, DatabaseError, ServerState, StatusReader
 from galera_exporter.wsrep_map import NUMERIC
 
 log = logging.getLogger(__name__)
 
 SRC = "SHOW GLOBAL STATUS"
 VARS = "SHOW GLOBAL VARIABLES"
-ERROR_KINDS = ("connect", "timeout", "query", "busy")
+ERROR_KINDS = ("connect", "timeout", "query", "busy", "auth", "too_many_connections")
 
 
 class WsrepSource:
-    """Turns `SHOW GLOBAL STATUS LIKE 'wsrep%'` into typed metrics; galera_up says if it worked."""
+    """Turns the wsrep status (and Uptime) into typed metrics; galera_up says if it worked."""
 
     name = "wsrep"
 
@@ -42,6 +42,7 @@ class WsrepSource:
                 log.warning("mysqld did not answer the status query: %s", err)
                 self._last_error = str(err)
             yield _up(0)
+            yield _error_state(err.reason)
             yield self._error_counter()
             raise SourceError(str(err)) from None
         if self._last_error:
@@ -50,13 +51,15 @@ class WsrepSource:
         scrape.facts["log_error"] = state.variables.get("log_error", "")
         scrape.facts["datadir"] = state.variables.get("datadir", "")
         yield _up(1)
+        yield _error_state(None)
         yield self._error_counter()
         yield from status_metrics(state)
 
     def _error_counter(self) -> Metric:
         family = CounterMetricFamily(
             "galera_exporter_mysql_errors",
-            "Failed status queries by kind (connect, timeout, query, busy)",
+            "Failed status queries by kind (connect, timeout, query, busy, auth, "
+            "too_many_connections)",
             labels=["kind"],
         )
         with self._errors_lock:
@@ -74,6 +77,19 @@ def _up(value: int) -> Metric:
     )
 
 
+def _error_state(reason: str | None) -> Metric:
+    return _state_set(
+        "galera_mysql_error",
+        "Why galera_up is 0 in this scrape, one series per kind: refused (nothing listens: "
+        "mysqld not running, or a joiner during SST), auth (login refused), "
+        "too_many_connections, timeout (connect or query timed out: a hung mysqld), other; "
+        "all 0 when galera_up is 1",
+        "kind",
+        REASONS,
+        reason or "",
+    )
+
+
 def _state_set(name: str, doc: str, label: str, states: Iterable[str], current: str) -> Metric:
     family = GaugeMetricFamily(name, doc, labels=[label])
     for state in states:
@@ -84,6 +100,7 @@ def _state_set(name: str, doc: str, label: str, states: Iterable[str], current: 
 def status_metrics(state: ServerState) -> Iterable[Metric]:
     """Pure: every metric derived from one status/variables snapshot (golden-tested)."""
     yield from _numeric(state.status)
+    yield from _uptime(state.status)
     yield from _states(state.status)
     yield from _identity(state.status, state.variables)
     yield from _membership(state.status)
@@ -116,6 +133,17 @@ def _numeric(status: dict[str, str]) -> Iterable[Metric]:
                 "configuration (Galera reports 2^64-1)",
                 value=conf_id,
             )
+
+
+def _uptime(status: dict[str, str]) -> Iterable[Metric]:
+    """The server's Uptime: tells a node that ran before its peers crashed from a newer one."""
+    uptime = parse.parse_number(status.get("Uptime", ""))
+    if uptime is not None and uptime >= 0:
+        yield GaugeMetricFamily(
+            "galera_mysqld_uptime_seconds",
+            f"Uptime from {SRC}: seconds since mysqld started",
+            value=uptime,
+        )
 
 
 def _states(status: dict[str, str]) -> Iterable[Metric]:
