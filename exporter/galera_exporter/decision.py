@@ -98,11 +98,8 @@ def node_state(node: NodeFacts) -> str:
     if node.mysql_error == "refused":
         if node.sst_in_progress:
             return "joining"
-        if node.gvwstate_present is False:
-            return "stopped"
-        if node.gvwstate_present is True:
-            return "crashed"
-        return "down"
+        # gvwstate.dat: deleted by a clean stop, kept by a crash, None when unreadable.
+        return {False: "stopped", True: "crashed", None: "down"}[node.gvwstate_present]
     if node.mysql_error in ("auth", "too_many_connections"):
         return "no_access"
     return "unobservable"
@@ -115,43 +112,33 @@ def _usable(uuid: str | None) -> bool:
 def node_position(node: NodeFacts, state: str) -> Position | None:
     """instance:galera_position:seqno: the newest position the node can prove."""
     if state == "non_primary":
-        if node.last_committed is None or node.last_committed < 0:
-            return None
-        return Position(node.local_state_uuid, node.last_committed) if _usable(
-            node.local_state_uuid
-        ) else None
-    if state not in DOWN_STATES or not _usable(node.grastate_uuid):
+        uuid, seqno = node.local_state_uuid, node.last_committed
+        if uuid and _usable(uuid) and seqno is not None and seqno >= 0:
+            return Position(uuid, seqno)
         return None
-    assert node.grastate_uuid is not None
+    uuid = node.grastate_uuid
+    if state not in DOWN_STATES or not uuid or not _usable(uuid):
+        return None
     seqnos = []
     if node.grastate_seqno is not None and node.grastate_seqno >= 0:
         seqnos.append(node.grastate_seqno)
+    # A recovered position counts only if logged after grastate.dat was last written (every
+    # start and stop rewrites it) and of the same history.
     fresh = (
         node.recovered_at is not None
         and node.grastate_mtime is not None
         and node.recovered_at > node.grastate_mtime
     )
-    if (
-        node.recovered_seqno is not None
-        and node.recovered_seqno >= 0
-        and node.recovered_uuid == node.grastate_uuid
-        and fresh
-    ):
-        seqnos.append(node.recovered_seqno)
-    return Position(node.grastate_uuid, max(seqnos)) if seqnos else None
+    if fresh and node.recovered_uuid == uuid and (node.recovered_seqno or -1) >= 0:
+        seqnos.append(node.recovered_seqno or 0)
+    return Position(uuid, max(seqnos)) if seqnos else None
 
 
-def decide(
-    nodes: Sequence[NodeFacts], *, split_brain_24h: bool = False
-) -> Decision:
+def decide(nodes: Sequence[NodeFacts], *, split_brain_24h: bool = False) -> Decision:
     """The scenario and bootstrap candidate of one cluster whose members are `nodes`."""
     states = {n.name: node_state(n) for n in nodes}
-    positions = {
-        n.name: p for n in nodes if (p := node_position(n, states[n.name])) is not None
-    }
-    survivors = {
-        n.gcomm_uuid for n in nodes if states[n.name] == "non_primary" and n.gcomm_uuid
-    }
+    positions = {n.name: p for n in nodes if (p := node_position(n, states[n.name])) is not None}
+    survivors = {n.gcomm_uuid for n in nodes if states[n.name] == "non_primary" and n.gcomm_uuid}
     covered = tuple(
         n.name
         for n in nodes
@@ -164,11 +151,8 @@ def decide(
         and n.name not in positions
         and n.name not in covered
     )
-    safe = tuple(
-        n.name for n in nodes if n.safe_to_bootstrap and states[n.name] in DOWN_STATES
-    )
+    safe = tuple(n.name for n in nodes if n.safe_to_bootstrap and states[n.name] in DOWN_STATES)
     histories = {p.uuid for p in positions.values()}
-    best = max((p.seqno for p in positions.values()), default=None)
 
     primary = [n for n in nodes if states[n.name] == "primary"]
     primary_histories = {n.cluster_state_uuid for n in primary}
@@ -180,9 +164,12 @@ def decide(
         and not (split_brain_24h or split_now)
         and len(histories) <= 1
     )
-    candidate, force = _candidate(
-        nodes, states, positions, safe, unknown, histories, best, decidable
-    )
+    by_name = {n.name: n for n in nodes}
+    candidate, force = None, False
+    if decidable and safe:
+        candidate = _safe_candidate(safe, positions, by_name)
+    elif decidable and not unknown:
+        candidate, force = _most_advanced(nodes, positions), True
     return Decision(
         scenario=_scenario(states, safe, len(primary_histories), split_now),
         states=states,
@@ -197,40 +184,33 @@ def decide(
     )
 
 
-def _candidate(
-    nodes: Sequence[NodeFacts],
-    states: Mapping[str, str],
-    positions: Mapping[str, Position],
-    safe: Sequence[str],
-    unknown: Sequence[str],
-    histories: set[str],
-    best: int | None,
-    decidable: bool,
-) -> tuple[str | None, bool]:
-    if not decidable:
-        return None, False
-    by_name = {n.name: n for n in nodes}
-    if safe:
-        if len(safe) != 1:
-            return None, False
-        name = safe[0]
-        own = positions.get(name)
-        if own is not None and best is not None and own.seqno < best:
-            return None, False
-        if histories and by_name[name].grastate_uuid not in histories:
-            return None, False
-        return name, False
-    if unknown or best is None:
-        return None, True
+def _safe_candidate(
+    safe: Sequence[str], positions: Mapping[str, Position], by_name: Mapping[str, NodeFacts]
+) -> str | None:
+    """The one node with safe_to_bootstrap 1, unless a known position contradicts it."""
+    if len(safe) != 1:
+        return None
+    name = safe[0]
+    best = max((p.seqno for p in positions.values()), default=None)
+    own = positions.get(name)
+    behind = own is not None and best is not None and own.seqno < best
+    histories = {p.uuid for p in positions.values()}
+    other_history = bool(histories) and by_name[name].grastate_uuid not in histories
+    return None if behind or other_history else name
+
+
+def _most_advanced(nodes: Sequence[NodeFacts], positions: Mapping[str, Position]) -> str | None:
+    """The node with the highest position; a tie goes to the lowest tie-break key."""
+    best = max((p.seqno for p in positions.values()), default=None)
     leaders = [n for n in nodes if n.name in positions and positions[n.name].seqno == best]
-    if len(leaders) == 1:
-        return leaders[0].name, True
-    keyed = [n for n in leaders if n.tiebreak_key is not None]
-    if not keyed:
-        return None, True
-    lowest = min(n.tiebreak_key for n in keyed if n.tiebreak_key is not None)
-    winners = [n.name for n in keyed if n.tiebreak_key == lowest]
-    return (winners[0], True) if len(winners) == 1 else (None, True)
+    if len(leaders) <= 1:
+        return leaders[0].name if leaders else None
+    keys = {n.name: n.tiebreak_key for n in leaders if n.tiebreak_key is not None}
+    if not keys:
+        return None
+    lowest = min(keys.values())
+    winners = [name for name, key in keys.items() if key == lowest]
+    return winners[0] if len(winners) == 1 else None
 
 
 def _scenario(
@@ -240,23 +220,18 @@ def _scenario(
     for state in states.values():
         counts[state] = counts.get(state, 0) + 1
     total = len(states)
-    if primary_histories > 1:
-        return "uuid_conflict"
-    if split_now:
-        return "split_brain"
-    if counts.get("primary", 0) == total:
-        return "healthy"
-    if counts.get("primary"):
-        return "degraded"
-    if any(counts.get(s) for s in NOT_OBSERVED):
-        return "unobservable"
-    if counts.get("non_primary", 0) == total:
-        return "partitioned"
-    if counts.get("non_primary"):
-        return "quorum_lost"
-    if safe:
-        return "stopped"
-    return "crashed"
+    # In the order of cluster:galera_scenario:info's `or` chain: the first that holds wins.
+    ordered = (
+        ("uuid_conflict", primary_histories > 1),
+        ("split_brain", split_now),
+        ("healthy", counts.get("primary", 0) == total),
+        ("degraded", bool(counts.get("primary"))),
+        ("unobservable", any(counts.get(s) for s in NOT_OBSERVED)),
+        ("partitioned", counts.get("non_primary", 0) == total),
+        ("quorum_lost", bool(counts.get("non_primary"))),
+        ("stopped", bool(safe)),
+    )
+    return next((name for name, holds in ordered if holds), "crashed")
 
 
 # ------------------------------------------------------------------ from an exposition
@@ -283,14 +258,15 @@ def facts_from_samples(name: str, samples: Samples, *, scraped: bool = True) -> 
     def flag(v: float | None) -> bool | None:
         return None if v is None else v == 1
 
-    status = next((l for l, v in labelled("galera_status_info") if v == 1), {})
+    status = next((lab for lab, v in labelled("galera_status_info") if v == 1), {})
     cluster_status = next(
-        (l["status"] for l, v in labelled("galera_cluster_status") if v == 1), None
+        (lab["status"] for lab, v in labelled("galera_cluster_status") if v == 1), None
     )
-    members = next((l["members"] for l, v in labelled("galera_component_info") if v == 1), None)
-    error = next((l["kind"] for l, v in labelled("galera_mysql_error") if v == 1), None)
-    grastate_uuid = next((l["uuid"] for l, _ in labelled("galera_grastate_info")), None)
-    recovered_uuid = next((l["uuid"] for l, _ in labelled("galera_recovered_position_info")), None)
+    members = next((lab["members"] for lab, v in labelled("galera_component_info") if v == 1), None)
+    error = next((lab["kind"] for lab, v in labelled("galera_mysql_error") if v == 1), None)
+    grastate_uuid = next((lab["uuid"] for lab, _ in labelled("galera_grastate_info")), None)
+    recovered = "galera_recovered_position_info"
+    recovered_uuid = next((lab["uuid"] for lab, _ in labelled(recovered)), None)
     return NodeFacts(
         name=name,
         mysql_up=flag(value("galera_up")),
@@ -304,7 +280,9 @@ def facts_from_samples(name: str, samples: Samples, *, scraped: bool = True) -> 
         last_committed=integer(value("galera_last_committed")),
         sst_in_progress=flag(value("galera_sst_in_progress")),
         gvwstate_present=flag(value("galera_gvwstate_present")),
-        gvwstate_members=frozenset(l["uuid"] for l, _ in labelled("galera_gvwstate_member_info")),
+        gvwstate_members=frozenset(
+            lab["uuid"] for lab, _ in labelled("galera_gvwstate_member_info")
+        ),
         grastate_uuid=grastate_uuid,
         grastate_seqno=integer(value("galera_grastate_seqno")),
         safe_to_bootstrap=flag(value("galera_grastate_safe_to_bootstrap")),

@@ -8,6 +8,7 @@ rewrite rules/tests/*.yml from here; test_rules.py fails if the files and this m
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -125,7 +126,7 @@ def isolated_text(node: str, peers: str, cluster: str = "prod") -> str:
 
 UNREACHABLE_TEXT = (
     "The exporter on node2 (cluster prod) cannot be scraped and the Primary component has 2 of 3 "
-    "members: the host is probably down (the guide's \"one node terminated\"). Bring the host "
+    'members: the host is probably down (the guide\'s "one node terminated"). Bring the host '
     "back; if mysqld does not rejoin by itself, run `sudo cfg-cm-cluster --restart-node` on node2. "
     "Never bootstrap it."
 )
@@ -383,11 +384,16 @@ CASES["node-down"] = [
         "25m",
         [
             Check("6m45s"),
-            Check("7m15s", [fire("GaleraNodeUnreachable", UNREACHABLE_TEXT, cluster="prod", instance="node2")]),
+            Check(
+                "7m15s",
+                [fire("GaleraNodeUnreachable", UNREACHABLE_TEXT, cluster="prod", instance="node2")],
+            ),
             Check(
                 "10m15s",
                 [
-                    fire("GaleraNodeUnreachable", UNREACHABLE_TEXT, cluster="prod", instance="node2"),
+                    fire(
+                        "GaleraNodeUnreachable", UNREACHABLE_TEXT, cluster="prod", instance="node2"
+                    ),
                     fire(
                         "GaleraExporterDown",
                         "Prometheus cannot scrape the galera exporter node2 (cluster prod); this "
@@ -458,9 +464,7 @@ CASES["cluster-down"] = [
             Check("6m15s"),
             Check(
                 "6m45s",
-                [
-                    scenario(instance="node3", advice="bootstrap")
-                ],
+                [scenario(instance="node3", advice="bootstrap")],
             ),
             Check("10m15s"),
             Check("11m15s"),
@@ -491,18 +495,14 @@ CASES["cluster-down"] = [
             Check("5m45s"),
             Check(
                 "6m15s",
-                [
-                    scenario(advice="verify")
-                ],
+                [scenario(advice="verify")],
             ),
             # The evidence became complete at 8m: the "verify" twin resolves, the "bootstrap"
             # twin (another alert identity) waits its own `for:`.
             Check("8m30s"),
             Check(
                 "9m15s",
-                [
-                    scenario(instance="node2", advice="bootstrap")
-                ],
+                [scenario(instance="node2", advice="bootstrap")],
             ),
             Check("10m15s"),
             Check(
@@ -540,9 +540,7 @@ CASES["cluster-down"] = [
             Check("6m"),
             Check(
                 "6m30s",
-                [
-                    scenario(instance="node1", advice="bootstrap")
-                ],
+                [scenario(instance="node1", advice="bootstrap")],
             ),
             Check("10m15s"),
             Check(
@@ -578,9 +576,7 @@ CASES["cluster-down"] = [
             Check("6m"),
             Check(
                 "6m30s",
-                [
-                    scenario()
-                ],
+                [scenario()],
             ),
         ],
     ),
@@ -648,9 +644,7 @@ CASES["network"] = [
             Check("5m45s"),
             Check(
                 "6m15s",
-                [
-                    scenario(instance="node2", advice="bootstrap")
-                ],
+                [scenario(instance="node2", advice="bootstrap")],
             ),
             Check("10m15s"),
         ],
@@ -1019,9 +1013,7 @@ CASES["multi-cluster"] = [
         [
             Check(
                 "6m15s",
-                [
-                    scenario(instance="node3", advice="bootstrap")
-                ],
+                [scenario(instance="node3", advice="bootstrap")],
             ),
         ],
         clusters={"prod": NODES, "lab": NODES},
@@ -1096,8 +1088,8 @@ UUID_CONFLICT_TEXT = (
     "node is named for a bootstrap)."
 )
 OUTSIDE_JOB_TEXT = (
-    "Prometheus scrapes a galera exporter as node9 in job db (cluster \"side\"), but the rules "
-    "only watch job \"galera\": this node is in no scenario and raises no alert. Scrape it in the "
+    'Prometheus scrapes a galera exporter as node9 in job db (cluster "side"), but the rules '
+    'only watch job "galera": this node is in no scenario and raises no alert. Scrape it in the '
     "`galera` job, or change the job in the first rule of rules/galera-recording.yml."
 )
 
@@ -1109,17 +1101,35 @@ CASES["decisions"] = [
         "-> no node named (their positions are unknown), never node3; after galera_recovery "
         "the most advanced crashed node (node2)",
         [
-            ("0s", {**prod(node1=Up(members=TWO), node2=Up(members=TWO)), "prod/node3": Stopped(100)}),
+            (
+                "0s",
+                {**prod(node1=Up(members=TWO), node2=Up(members=TWO)), "prod/node3": Stopped(100)},
+            ),
             ("2m", prod(node1=Crashed(view=TWO), node2=Crashed(view=TWO))),
-            ("6m", prod(node1=Crashed(view=TWO, recovered=150), node2=Crashed(view=TWO, recovered=160))),
+            (
+                "6m",
+                prod(
+                    node1=Crashed(view=TWO, recovered=150), node2=Crashed(view=TWO, recovered=160)
+                ),
+            ),
         ],
         "9m",
-        [Check("3m15s", [scenario(advice="verify")]), Check("7m15s", [scenario(instance="node2", advice="bootstrap")])],
+        [
+            Check("3m15s", [scenario(advice="verify")]),
+            Check("7m15s", [scenario(instance="node2", advice="bootstrap")]),
+        ],
     ),
     Case(
         "a recovered position written before the node's last start is stale: not used",
         [
-            ("0s", prod(node1=Stopped(100), node2=Crashed(recovered=300, recovered_at=60, grastate_mtime=90), node3=Crashed(recovered=150))),
+            (
+                "0s",
+                prod(
+                    node1=Stopped(100),
+                    node2=Crashed(recovered=300, recovered_at=60, grastate_mtime=90),
+                    node3=Crashed(recovered=150),
+                ),
+            ),
         ],
         "3m",
         [Check("2m", [scenario(advice="verify")])],
@@ -1129,13 +1139,30 @@ CASES["decisions"] = [
         "stopped nodes (older data) are never named",
         [
             ("0s", HEALTHY),
-            ("1m", {"prod/node1": Up(members=("node1",), safe=1), **prod(node2=Stopped(12), node3=Stopped(14))}),
+            (
+                "1m",
+                {
+                    "prod/node1": Up(members=("node1",), safe=1),
+                    **prod(node2=Stopped(12), node3=Stopped(14)),
+                },
+            ),
             ("3m", {"prod/node1": TargetDown()}),
         ],
         "9m",
         [
             Check("4m15s", [scenario()]),
-            Check("8m15s", [scenario(), fire("GaleraExporterDown", EXPORTER_DOWN_TEXT("node1"), cluster="prod", instance="node1")]),
+            Check(
+                "8m15s",
+                [
+                    scenario(),
+                    fire(
+                        "GaleraExporterDown",
+                        EXPORTER_DOWN_TEXT("node1"),
+                        cluster="prod",
+                        instance="node1",
+                    ),
+                ],
+            ),
         ],
     ),
     Case(
@@ -1152,7 +1179,19 @@ CASES["decisions"] = [
         "8m",
         [
             Check("5m45s"),
-            Check("6m15s", [fire("GaleraExporterCannotQuery", CANNOT_QUERY_TEXT(n), cluster="prod", instance=n, kind="auth") for n in NODES]),
+            Check(
+                "6m15s",
+                [
+                    fire(
+                        "GaleraExporterCannotQuery",
+                        CANNOT_QUERY_TEXT(n),
+                        cluster="prod",
+                        instance=n,
+                        kind="auth",
+                    )
+                    for n in NODES
+                ],
+            ),
         ],
     ),
     Case(
@@ -1164,7 +1203,15 @@ CASES["decisions"] = [
     ),
     Case(
         "a hung mysqld (timeout) on the last node while the others are down -> unobservable",
-        [("0s", {**prod(node1=NoAccess(kind="timeout")), **prod(node2=Stopped(5), node3=Stopped(7, safe=1))})],
+        [
+            (
+                "0s",
+                {
+                    **prod(node1=NoAccess(kind="timeout")),
+                    **prod(node2=Stopped(5), node3=Stopped(7, safe=1)),
+                },
+            )
+        ],
         "3m",
         [Check("2m", [scenario()])],
     ),
@@ -1172,8 +1219,17 @@ CASES["decisions"] = [
         "tie: node3 stopped, then the node1-node2 link breaks (equal last_committed) -> ONE "
         "GaleraQuorumLost naming node1 (lowest tie-break key), never both",
         [
-            ("0s", {**prod(node1=Up(members=TWO), node2=Up(members=TWO)), "prod/node3": Stopped(11)}),
-            ("2m", {"prod/node1": isolated("node1", last_committed=15), "prod/node2": isolated("node2", last_committed=15)}),
+            (
+                "0s",
+                {**prod(node1=Up(members=TWO), node2=Up(members=TWO)), "prod/node3": Stopped(11)},
+            ),
+            (
+                "2m",
+                {
+                    "prod/node1": isolated("node1", last_committed=15),
+                    "prod/node2": isolated("node2", last_committed=15),
+                },
+            ),
         ],
         "5m",
         [Check("3m15s", [scenario(instance="node1", advice="bootstrap")])],
@@ -1183,7 +1239,13 @@ CASES["decisions"] = [
         "last_committed -> node1 named once; the crashed nodes are covered by the survivors",
         [
             ("0s", {f"prod/{n}": Up(members=FIVE) for n in FIVE}),
-            ("2m", {**survivors("node1", "node2", last_committed=40), **{f"prod/{n}": Crashed(view=FIVE) for n in ("node3", "node4", "node5")}}),
+            (
+                "2m",
+                {
+                    **survivors("node1", "node2", last_committed=40),
+                    **{f"prod/{n}": Crashed(view=FIVE) for n in ("node3", "node4", "node5")},
+                },
+            ),
         ],
         "5m",
         [Check("3m15s", [scenario(instance="node1", advice="bootstrap")])],
@@ -1193,7 +1255,24 @@ CASES["decisions"] = [
         "five nodes: the survivors restarted after the crash (new gcomm UUIDs) cover nothing "
         "-> the crashed nodes must be recovered first",
         [
-            ("0s", {**{f"prod/{n}": Up(members=("node1", "node2"), status="non-Primary", conf_id=-1, state="Initialized", ready=0, last_committed=40, gen=2) for n in ("node1", "node2")}, **{f"prod/{n}": Crashed(view=FIVE) for n in ("node3", "node4", "node5")}}),
+            (
+                "0s",
+                {
+                    **{
+                        f"prod/{n}": Up(
+                            members=("node1", "node2"),
+                            status="non-Primary",
+                            conf_id=-1,
+                            state="Initialized",
+                            ready=0,
+                            last_committed=40,
+                            gen=2,
+                        )
+                        for n in ("node1", "node2")
+                    },
+                    **{f"prod/{n}": Crashed(view=FIVE) for n in ("node3", "node4", "node5")},
+                },
+            ),
         ],
         "3m",
         [Check("2m", [scenario(advice="verify")])],
@@ -1203,7 +1282,13 @@ CASES["decisions"] = [
         "two nodes + garbd: node2 crashed and the arbitrator gone -> node1 (non-Primary) named",
         [
             ("0s", {"prod/node1": Up(members=TWO, size=3), "prod/node2": Up(members=TWO, size=3)}),
-            ("2m", {"prod/node1": isolated("node1", last_committed=30), "prod/node2": Crashed(view=TWO)}),
+            (
+                "2m",
+                {
+                    "prod/node1": isolated("node1", last_committed=30),
+                    "prod/node2": Crashed(view=TWO),
+                },
+            ),
         ],
         "5m",
         [Check("3m15s", [scenario(instance="node1", advice="bootstrap")])],
@@ -1218,7 +1303,10 @@ CASES["decisions"] = [
             ("2m", {"prod/node1": isolated("node1", last_committed=18, gen=2)}),
         ],
         "5m",
-        [Check("1m15s", [scenario(instance="node3", advice="bootstrap")]), Check("3m15s", [scenario(instance="node3", advice="bootstrap")])],
+        [
+            Check("1m15s", [scenario(instance="node3", advice="bootstrap")]),
+            Check("3m15s", [scenario(instance="node3", advice="bootstrap")]),
+        ],
     ),
     Case(
         "safe_to_bootstrap 1 on a node behind another's position -> nothing named",
@@ -1236,8 +1324,22 @@ CASES["decisions"] = [
         "history reset: every node crashes with the zero UUID in grastate.dat while old-UUID "
         "Recovered position lines are still in the error logs -> nothing named",
         [
-            ("0s", every(Crashed(uuid=ZERO_UUID, recovered=50, recovered_uuid="125a32e7-ea40-11f1-8844-577ec5e07595", recovered_at=60, grastate_mtime=120))),
-            ("2m", every(Crashed(uuid=ZERO_UUID, recovered=3, recovered_at=600, grastate_mtime=120))),
+            (
+                "0s",
+                every(
+                    Crashed(
+                        uuid=ZERO_UUID,
+                        recovered=50,
+                        recovered_uuid="125a32e7-ea40-11f1-8844-577ec5e07595",
+                        recovered_at=60,
+                        grastate_mtime=120,
+                    )
+                ),
+            ),
+            (
+                "2m",
+                every(Crashed(uuid=ZERO_UUID, recovered=3, recovered_at=600, grastate_mtime=120)),
+            ),
         ],
         "5m",
         [Check("1m15s", [scenario(advice="verify")]), Check("3m15s", [scenario(advice="verify")])],
@@ -1267,7 +1369,18 @@ CASES["decisions"] = [
         "8m",
         [
             Check("2m15s", [scenario()]),
-            Check("6m15s", [scenario(), *[fire("GaleraExporterDown", EXPORTER_DOWN_TEXT(n), cluster="prod", instance=n) for n in NODES]]),
+            Check(
+                "6m15s",
+                [
+                    scenario(),
+                    *[
+                        fire(
+                            "GaleraExporterDown", EXPORTER_DOWN_TEXT(n), cluster="prod", instance=n
+                        )
+                        for n in NODES
+                    ],
+                ],
+            ),
         ],
     ),
     Case(
@@ -1280,18 +1393,44 @@ CASES["decisions"] = [
                 "6m15s",
                 [
                     fire("GaleraBackendDown", BACKEND_DOWN_TEXT, cluster="prod"),
-                    *[fire("GaleraBackendNotReady", BACKEND_NOT_READY_TEXT(n), cluster="prod", instance=n) for n in NODES],
+                    *[
+                        fire(
+                            "GaleraBackendNotReady",
+                            BACKEND_NOT_READY_TEXT(n),
+                            cluster="prod",
+                            instance=n,
+                        )
+                        for n in NODES
+                    ],
                 ],
             ),
         ],
     ),
     Case(
-        "a joiner in SST while another node is still down: the joiner is never \"crashed\"",
+        'a joiner in SST while another node is still down: the joiner is never "crashed"',
         [
-            ("0s", {**prod(node1=Up(members=("node1", "node3")), node2=Crashed()), "prod/node3": Crashed(joining=True)}),
+            (
+                "0s",
+                {
+                    **prod(node1=Up(members=("node1", "node3")), node2=Crashed()),
+                    "prod/node3": Crashed(joining=True),
+                },
+            ),
         ],
         "3m",
-        [Check("2m", [fire("GaleraNodeCrashed", CRASHED_TEXT("node2", 2), cluster="prod", instance="node2")])],
+        [
+            Check(
+                "2m",
+                [
+                    fire(
+                        "GaleraNodeCrashed",
+                        CRASHED_TEXT("node2", 2),
+                        cluster="prod",
+                        instance="node2",
+                    )
+                ],
+            )
+        ],
     ),
     Case(
         "a joiner crash-looping in SST (new SST every 2 minutes, each failing) -> "
@@ -1299,30 +1438,85 @@ CASES["decisions"] = [
         [
             ("0s", {**every(Up(members=TWO, size=2)), "prod/node3": Crashed()}),
             ("30m", {**every(Up(size=3)), "prod/node3": Crashed(joining=True, sst_starts=1)}),
-            ("31m30s", {**every(Up(members=TWO, size=2)), "prod/node3": Crashed(sst_starts=1, sst_failed=1)}),
-            ("31m45s", {**every(Up(size=3)), "prod/node3": Crashed(joining=True, sst_starts=2, sst_failed=1)}),
-            ("33m30s", {**every(Up(members=TWO, size=2)), "prod/node3": Crashed(sst_starts=2, sst_failed=2)}),
-            ("33m45s", {**every(Up(size=3)), "prod/node3": Crashed(joining=True, sst_starts=3, sst_failed=2)}),
+            (
+                "31m30s",
+                {
+                    **every(Up(members=TWO, size=2)),
+                    "prod/node3": Crashed(sst_starts=1, sst_failed=1),
+                },
+            ),
+            (
+                "31m45s",
+                {
+                    **every(Up(size=3)),
+                    "prod/node3": Crashed(joining=True, sst_starts=2, sst_failed=1),
+                },
+            ),
+            (
+                "33m30s",
+                {
+                    **every(Up(members=TWO, size=2)),
+                    "prod/node3": Crashed(sst_starts=2, sst_failed=2),
+                },
+            ),
+            (
+                "33m45s",
+                {
+                    **every(Up(size=3)),
+                    "prod/node3": Crashed(joining=True, sst_starts=3, sst_failed=2),
+                },
+            ),
         ],
         "36m",
         [
             Check("30m45s"),
-            Check("33m15s", [fire("GaleraNodeRejoinFailing", REJOIN_TEXT, cluster="prod", instance="node3")]),
-            Check("35m", [fire("GaleraNodeRejoinFailing", REJOIN_TEXT, cluster="prod", instance="node3")]),
+            Check(
+                "33m15s",
+                [fire("GaleraNodeRejoinFailing", REJOIN_TEXT, cluster="prod", instance="node3")],
+            ),
+            Check(
+                "35m",
+                [fire("GaleraNodeRejoinFailing", REJOIN_TEXT, cluster="prod", instance="node3")],
+            ),
         ],
     ),
     Case(
         "two clusters share one cluster label (different cluster UUIDs among Primary nodes) -> "
         "GaleraClusterUuidConflict (warning), never GaleraSplitBrain",
-        [("0s", {**prod(node1=Up(members=TWO), node2=Up(members=TWO)), "prod/node3": Up(members=("node3",), uuid=OTHER_UUID)})],
+        [
+            (
+                "0s",
+                {
+                    **prod(node1=Up(members=TWO), node2=Up(members=TWO)),
+                    "prod/node3": Up(members=("node3",), uuid=OTHER_UUID),
+                },
+            )
+        ],
         "8m",
-        [Check("4m45s"), Check("5m15s", [fire("GaleraClusterUuidConflict", UUID_CONFLICT_TEXT, cluster="prod")])],
+        [
+            Check("4m45s"),
+            Check("5m15s", [fire("GaleraClusterUuidConflict", UUID_CONFLICT_TEXT, cluster="prod")]),
+        ],
     ),
     Case(
         "a galera exporter scraped under another job -> GaleraTargetOutsideJob",
         [("0s", {**HEALTHY, "side/node9": Up(members=("node9",))})],
         "12m",
-        [Check("9m45s"), Check("10m15s", [fire("GaleraTargetOutsideJob", OUTSIDE_JOB_TEXT, cluster="side", instance="node9", job="db")])],
+        [
+            Check("9m45s"),
+            Check(
+                "10m15s",
+                [
+                    fire(
+                        "GaleraTargetOutsideJob",
+                        OUTSIDE_JOB_TEXT,
+                        cluster="side",
+                        instance="node9",
+                        job="db",
+                    )
+                ],
+            ),
+        ],
         clusters={"prod": NODES, "side": ("node9",)},
         target_labels={"side": {"job": "db"}},
     ),
@@ -1369,7 +1563,7 @@ def decision_at(case: Case, cluster: str, t: int, step: int) -> tuple[Decision, 
     # starts, so each phase is one span [begin, end) to look at.
     starts = sorted({s(at) for at, _ in case.phases} | {s(case.end) + step})
     seen = False
-    for begin, end in zip(starts, starts[1:], strict=False):
+    for begin, end in itertools.pairwise(starts):
         first = -(-begin // step) * step  # first evaluation in the phase
         fired = first + 60  # first evaluation at which the alert fires
         last = min(end - 1, t)
@@ -1413,7 +1607,9 @@ def expected_alert(
     }
 
 
-def render(area: str, cases: list[Case], alerts: dict[tuple[str, str | None], dict[str, Any]]) -> str:
+def render(
+    area: str, cases: list[Case], alerts: dict[tuple[str, str | None], dict[str, Any]]
+) -> str:
     step = STEP.get(area, 15)
     names_all = sorted({name for name, _ in alerts})
     tests = []
@@ -1482,8 +1678,17 @@ SCENARIO_ALERT_NAMES = sorted(set(texts.SCENARIO_ALERTS.values()))
 
 def random_state(rng: random.Random, name: str, names: tuple[str, ...]) -> State:
     kind = rng.choices(
-        ["primary", "non_primary", "stopped", "crashed", "down", "joining", "target_down",
-         "auth", "timeout"],
+        [
+            "primary",
+            "non_primary",
+            "stopped",
+            "crashed",
+            "down",
+            "joining",
+            "target_down",
+            "auth",
+            "timeout",
+        ],
         weights=[12, 20, 20, 20, 5, 5, 8, 5, 5],
     )[0]
     uuid = rng.choices([UUID_MAIN, OTHER_UUID, ZERO_UUID], weights=[90, 5, 5])[0]
@@ -1513,7 +1718,9 @@ def random_state(rng: random.Random, name: str, names: tuple[str, ...]) -> State
             gen=rng.choice([1, 1, 1, 2]),
         )
     if kind == "stopped":
-        return Stopped(rng.choice([5, 10, 12, 15]), safe=int(rng.random() < 0.25), uuid=uuid, **extra)
+        return Stopped(
+            rng.choice([5, 10, 12, 15]), safe=int(rng.random() < 0.25), uuid=uuid, **extra
+        )
     if kind in ("crashed", "down", "joining"):
         return Crashed(
             safe=int(rng.random() < 0.1),
@@ -1543,7 +1750,7 @@ def random_cluster(rng: random.Random, names: tuple[str, ...]) -> dict[str, Stat
 
 
 def generated_cases() -> list[tuple[str, Case]]:
-    rng = random.Random(11)
+    rng = random.Random(11)  # noqa: S311 - test data, seeded for a reproducible file
     cases = []
     for size, count in GENERATED_COUNTS.items():
         names = tuple(f"node{i}" for i in range(1, size + 1))
@@ -1553,9 +1760,7 @@ def generated_cases() -> list[tuple[str, Case]]:
             title = f"{size} nodes #{i}: " + ", ".join(
                 f"{k.split('/')[1]}={type(v).__name__}" for k, v in states.items()
             )
-            cases.append(
-                (title, Case(title, [("0s", states)], "3m", [], {"prod": names}, labels))
-            )
+            cases.append((title, Case(title, [("0s", states)], "3m", [], {"prod": names}, labels)))
     return cases
 
 
@@ -1583,7 +1788,10 @@ def render_generated() -> str:
                 "force": str(int(decision.force)),
             }
             candidate.append(
-                {"labels": sample_labels("instance:galera_bootstrap_candidate:bool", labels), "value": 1}
+                {
+                    "labels": sample_labels("instance:galera_bootstrap_candidate:bool", labels),
+                    "value": 1,
+                }
             )
         alerts = []
         implied = texts.scenario_alert(decision)
@@ -1611,8 +1819,16 @@ def render_generated() -> str:
                 "interval": "15s",
                 "input_series": timeline(nodes, [(0, case.phases[0][1])], s("3m"), 15),
                 "promql_expr_test": [
-                    {"expr": "cluster:galera_scenario:info", "eval_time": "3m", "exp_samples": [scenario_sample]},
-                    {"expr": "instance:galera_bootstrap_candidate:bool", "eval_time": "3m", "exp_samples": candidate},
+                    {
+                        "expr": "cluster:galera_scenario:info",
+                        "eval_time": "3m",
+                        "exp_samples": [scenario_sample],
+                    },
+                    {
+                        "expr": "instance:galera_bootstrap_candidate:bool",
+                        "eval_time": "3m",
+                        "exp_samples": candidate,
+                    },
                     {
                         "expr": 'ALERTS{alertstate="firing",alertname=~"'
                         + "|".join(SCENARIO_ALERT_NAMES)

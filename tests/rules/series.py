@@ -153,7 +153,7 @@ def node_samples(node: Node, state: State) -> Samples:
     return samples
 
 
-def node_series(
+def node_series(  # noqa: PLR0912 - one branch per kind of series, in exposition order
     node: Node,
     state: State,
     counters: dict[str, float],
@@ -177,7 +177,7 @@ def node_series(
     for kind in ERROR_KINDS:
         put("galera_mysql_error", 1 if kind == error else 0, kind=kind)
     failing = state.failing_collectors if isinstance(state, Up) else ("wsrep",)
-    for collector in ("wsrep", "grastate", "backend_log", "errorlog", "sst"):
+    for collector in ("wsrep", "grastate", "backend_log", "errorlog"):
         put(
             "galera_exporter_collector_success",
             0 if collector in failing else 1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -68,7 +69,7 @@ def test_promtool_check_rules(path: Path) -> None:
 
 def test_there_are_test_files() -> None:
     # One generated file per scenario area, plus the hand-written recording-rule tests.
-    assert {p.stem for p in TEST_FILES} == {*CASES, "recording"}
+    assert {p.stem for p in TEST_FILES} == {*CASES, "recording", "decisions-generated"}
 
 
 @pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: p.name)
@@ -96,7 +97,20 @@ def test_alert_shape(rule: dict[str, Any]) -> None:
     assert rule["labels"]["severity"] in SEVERITIES
     assert re.fullmatch(r"\d+[smh]", str(rule.get("for", ""))), "every alert needs a for:"
     annotations = rule["annotations"]
-    assert set(annotations) == {"summary", "description", "runbook_url"}
+    optional = {"bootstrap_node", "evidence"}
+    assert {"summary", "description", "runbook_url"} <= set(annotations)
+    assert set(annotations) - {"summary", "description", "runbook_url"} <= optional
+    # Only an alert that tells to bootstrap a node names it, and then as the alert's instance.
+    advice = rule["labels"].get("advice")
+    assert ("bootstrap_node" in annotations) == (advice == "bootstrap")
+    if advice == "bootstrap":
+        assert annotations["bootstrap_node"] == "{{ $labels.instance }}"
+        assert "instance:galera_bootstrap_candidate:bool" in rule["expr"]
+    if advice == "verify":
+        assert "unless on (cluster) instance:galera_bootstrap_candidate:bool" in rule["expr"]
+    if "bootstrap" in annotations["description"].lower().replace("bootstrap nothing", ""):
+        # Any text that may tell to bootstrap a named node is the advice=bootstrap twin.
+        assert advice in ("bootstrap", "verify", None)
     assert "{{" not in annotations["summary"], "summary must be static"
     assert "$labels.cluster" in annotations["description"], "description names the cluster"
     url = annotations["runbook_url"]
@@ -107,8 +121,21 @@ def test_alert_shape(rule: dict[str, Any]) -> None:
 
 
 def test_alert_names_unique() -> None:
-    names = [r["alert"] for r in alert_rules()]
-    assert len(names) == len(set(names))
+    """One rule per name, except the scenario twins told apart by their advice label."""
+    keys = [(r["alert"], r["labels"].get("advice")) for r in alert_rules()]
+    assert len(keys) == len(set(keys))
+    twins = {name for name, advice in keys if advice}
+    for name in twins:
+        assert {a for n, a in keys if n == name} == {"bootstrap", "verify"}, name
+
+
+def test_alerts_file_is_generated() -> None:
+    """rules/galera-alerts.yml is written by rules/generate.py: no hand edit may drift."""
+    spec = importlib.util.spec_from_file_location("rules_generate", RULES / "generate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.render_rules() == (RULES / "galera-alerts.yml").read_text()
 
 
 def test_every_alert_fires_in_some_test_and_is_silenced_elsewhere() -> None:

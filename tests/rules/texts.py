@@ -95,7 +95,8 @@ def bootstrap_step(decision: Decision) -> str:
                 f"On {node}: stop mysqld first (`sudo systemctl stop mariadb`; its own shutdown"
                 " would undo a force done while it runs), then run `sudo cfg-cm-cluster"
                 " --force-safe-to-bootstrap` and `sudo cfg-cm-cluster --bootstrap-node` (once it"
-                f" is stopped this page may turn into one that names no node: carry on with {node})."
+                " is stopped this page may turn into one that names no node: carry on with"
+                f" {node})."
             )
         else:
             text = (
@@ -117,7 +118,9 @@ START_ALL = (
 )
 
 
-def description(alert: str, cluster: str, decision: Decision, split_brain_24h: bool) -> str:
+def description(  # noqa: PLR0911 - one text per scenario alert and twin
+    alert: str, cluster: str, decision: Decision, split_brain_24h: bool
+) -> str:
     """The description of scenario alert `alert` for `decision` (twin chosen by candidate)."""
     node = decision.candidate
     down = {"stopped", "crashed", "down", "joining"}
@@ -142,9 +145,7 @@ def description(alert: str, cluster: str, decision: Decision, split_brain_24h: b
                 "They were all stopped cleanly (no gvwstate.dat), so pc.recovery cannot re-form"
                 " the cluster and one node must be bootstrapped:"
             )
-        head = (
-            f"Every node of cluster {cluster} is down and none has safe_to_bootstrap 1. {start} "
-        )
+        head = f"Every node of cluster {cluster} is down and none has safe_to_bootstrap 1. {start} "
         if node:
             return (
                 f"{head}{node} is the most advanced node ({position(decision, node)})."

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from galera_exporter import parse
@@ -31,6 +31,8 @@ __all__ = ["MAX_STATE_FILE_BYTES", "GrastateSource", "node_tiebreak_key"]
 # when the scrape's deadline is already spent by the database: a healthy local read takes
 # well under a millisecond, so the floor only ever costs time when the file really hangs.
 MIN_READ_SECONDS = 0.25
+# Created in the datadir by wsrep_sst_common's joiner side (mariabackup and rsync SST).
+SST_MARKER = "sst_in_progress"
 
 
 def node_tiebreak_key(hostname: str, datadir: str) -> int:
@@ -72,6 +74,8 @@ class GrastateSource:
             else tiebreak_key
         )
         self._last_problems: tuple[str, ...] = ()
+        self._sst_starts = 0
+        self._sst_marker_mtime: float | None = None
 
     def collect(self, scrape: Scrape) -> Iterable[Metric]:
         timeout = max(bounded_timeout(scrape.remaining()), MIN_READ_SECONDS)
@@ -79,8 +83,10 @@ class GrastateSource:
         gvwstate_path = self._datadir / "gvwstate.dat"
         grastate = self._reader.read(grastate_path, timeout)
         gvwstate = self._reader.read(gvwstate_path, timeout)
+        marker = self._reader.read(self._datadir / SST_MARKER, timeout)
         yield from grastate_metrics(grastate_path, grastate)
         yield from gvwstate_metrics(gvwstate_path, gvwstate)
+        yield from self._sst_metrics(marker)
         unreadable = GaugeMetricFamily(
             "galera_state_file_unreadable",
             "1 if the state file exists but could not be read (permission denied, not a "
@@ -110,6 +116,25 @@ class GrastateSource:
             self._last_problems = problems
         if problems:
             raise SourceError("; ".join(problems))
+
+    def _sst_metrics(self, marker: FileRead) -> Iterable[Metric]:
+        """The joiner's sst_in_progress marker: present while a state transfer runs (and left
+        behind by one that died); each new marker (new mtime) is one more SST started."""
+        if marker.present and marker.mtime != self._sst_marker_mtime:
+            self._sst_starts += 1
+        self._sst_marker_mtime = marker.mtime if marker.present else None
+        if marker.present is not None:
+            yield _gauge(
+                "galera_sst_in_progress",
+                f"1 if {SST_MARKER} exists in the datadir: the SST script creates it on the "
+                "joiner and removes it when the transfer ends",
+                1.0 if marker.present else 0.0,
+            )
+        yield CounterMetricFamily(
+            "galera_sst_starts",
+            f"State transfers seen starting ({SST_MARKER} appeared) since the exporter started",
+            value=self._sst_starts,
+        )
 
     def close(self) -> None:
         """Nothing is held open between scrapes (a hung read's thread ends with its read)."""
@@ -191,3 +216,13 @@ def gvwstate_metrics(path: Path, read: FileRead) -> Iterable[Metric]:
     )
     info.add_metric([view.my_uuid, view.view_id], 1)
     yield info
+    # The rules compare these gcomm UUIDs with a running node's wsrep_gcomm_uuid: a survivor
+    # that was in a crashed node's last Primary view has all of its transactions.
+    members = GaugeMetricFamily(
+        "galera_gvwstate_member_info",
+        f"1 per member (gcomm UUID) of the saved Primary view in {path.name}",
+        labels=["uuid"],
+    )
+    for member in sorted(set(view.members)):
+        members.add_metric([member], 1)
+    yield members
