@@ -68,7 +68,7 @@ class ClientGoneError(Exception):
     """The client closed, reset, or was dropped to make room."""
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: one per accepted socket
 class _Connection:
     sock: socket.socket
     client: str
@@ -256,18 +256,23 @@ class BoundedHTTPServer(ThreadingWSGIServer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.stats = HttpStats()
-        self._connections: dict[int, _Connection] = {}
+        self._connections: set[_Connection] = set()
         self._live_threads = 0
         self._lock = threading.Lock()
-        self._warn = _RateLimitedWarning()
+        self._warn_drop = _RateLimitedWarning()
+        self._warn_refuse = _RateLimitedWarning()
         super().__init__(*args, **kwargs)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        with contextlib.suppress(OSError):
+            # As Go's net/http: the TLS flights and the response go out as they are written,
+            # not after the client's delayed ACK (this took a TLS handshake from 10 to 35 ms).
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = _Connection(request, client_address[0], time.monotonic())
         with self._lock:
             if len(self._connections) >= self.max_connections:
                 victim = min(
-                    (c for c in self._connections.values() if c.reading),
+                    (c for c in self._connections if c.reading),
                     key=lambda c: c.started,
                     default=None,
                 )
@@ -277,7 +282,7 @@ class BoundedHTTPServer(ThreadingWSGIServer):
                 len(self._connections) < self.max_connections and self._live_threads < MAX_THREADS
             )
             if admit:
-                self._connections[id(conn)] = conn
+                self._connections.add(conn)
                 self._live_threads += 1
                 self.stats.open_connections = len(self._connections)
         if not admit:
@@ -295,13 +300,13 @@ class BoundedHTTPServer(ThreadingWSGIServer):
     def _drop(self, victim: _Connection) -> None:
         """Make room: end a connection that has not finished sending its request (lock held)."""
         victim.dropped = True
-        del self._connections[id(victim)]
+        self._connections.discard(victim)
         self.stats.add("dropped_idle")
         with contextlib.suppress(OSError):
             # The base method: SSLSocket's own would also tear down its TLS state under the
             # thread still reading from it.
             socket.socket.shutdown(victim.sock, socket.SHUT_RDWR)
-        self._warn(
+        self._warn_drop(
             "%d connections open: dropped the oldest one still sending its request (from %s, "
             "%.1fs old)",
             self.max_connections,
@@ -311,7 +316,7 @@ class BoundedHTTPServer(ThreadingWSGIServer):
 
     def _refuse(self, request: socket.socket, client: str) -> None:
         self.stats.add("connection_limit")
-        self._warn(
+        self._warn_refuse(
             "%d connections are all running requests: refused a connection from %s",
             self.max_connections,
             client,
@@ -324,7 +329,7 @@ class BoundedHTTPServer(ThreadingWSGIServer):
 
     def _forget(self, conn: _Connection) -> None:
         with self._lock:
-            self._connections.pop(id(conn), None)
+            self._connections.discard(conn)
             self._live_threads -= 1
             self.stats.open_connections = len(self._connections)
 
@@ -366,11 +371,10 @@ class BoundedHTTPServer(ThreadingWSGIServer):
             conn.reading = False
         conn.sock.settimeout(WRITE_TIMEOUT_SECONDS)
         self.RequestHandlerClass((conn.sock, data), client_address, self)  # type: ignore[arg-type]
-        if isinstance(conn.sock, ssl.SSLSocket):
-            with contextlib.suppress(OSError, ssl.SSLError):  # the client may have gone first
-                conn.sock.unwrap()
-        with contextlib.suppress(OSError):
-            conn.sock.shutdown(socket.SHUT_WR)
+        with contextlib.suppress(OSError):  # the client may have gone first
+            # TCP-level, also under TLS: no close_notify exchange, which (SSLSocket.unwrap)
+            # waits for the client's reply and would let a client hold the thread.
+            socket.socket.shutdown(conn.sock, socket.SHUT_WR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s ended with an error", client_address[0], exc_info=True)

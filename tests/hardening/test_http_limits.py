@@ -257,3 +257,53 @@ def test_check_config_with_a_fifo_certificate_is_prompt(tmp_path: Path) -> None:
     assert f"{web}: tls_server_config.cert_file: cannot read {fifo}: not a regular file" in (
         result.stderr
     )
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem",
+         "-out", "cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        cwd=d, check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return d / "cert.pem", d / "key.pem"
+
+
+def test_tls_handshakes_are_bounded_too(tmp_path: Path, certificate: tuple[Path, Path]) -> None:
+    """Under TLS the handshake runs in the connection's thread within the same deadline: 200
+    clients that connect and never say hello neither block scrapes nor hold threads, and one
+    alone is cut after HEADER_TIMEOUT_SECONDS (it used to be 30 s per read)."""
+    cert, key = certificate
+    web = tmp_path / "web.yml"
+    web.write_text(f"tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n")
+    exporter = offline_exporter(tmp_path, f"--web.config.file={web}", tls_ca=cert)
+    try:
+        silent = [socket.create_connection((exporter.host, exporter.port)) for _ in range(200)]
+        try:
+            times = []
+            for _ in range(10):  # bounded number of tries, each must succeed
+                response = exporter.get("/metrics", timeout=5)
+                assert response.status == 200
+                times.append(response.seconds)
+            threads = exporter.status_field("Threads")
+        finally:
+            for sock in silent:
+                sock.close()
+        print(f"200 silent TLS clients: 10 scrapes, slowest {max(times) * 1000:.0f} ms, "
+              f"{threads} threads")  # fmt: skip
+        assert max(times) <= 1.0
+        assert threads <= httpserver.MAX_THREADS + 10
+        with socket.create_connection((exporter.host, exporter.port), timeout=30) as sock:
+            sock.sendall(b"\x16\x03\x01")  # the first bytes of a ClientHello, then nothing
+            started = time.monotonic()
+            with contextlib.suppress(OSError):
+                while sock.recv(4096):
+                    pass
+            elapsed = time.monotonic() - started
+        print(f"a stalled TLS handshake was closed after {elapsed:.1f}s")
+        limit = httpserver.HEADER_TIMEOUT_SECONDS
+        assert limit - 1 <= elapsed <= limit + 3
+    finally:
+        exporter.stop()
