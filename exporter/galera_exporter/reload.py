@@ -21,7 +21,7 @@ log = logging.getLogger("galera_exporter")
 # the log's backlog. A collector missing here is rebuilt whenever any source setting changes.
 SOURCE_INPUTS: dict[str, Callable[[config.Config], object]] = {
     "wsrep": lambda c: (c.target, c.mysql),
-    "grastate": lambda c: c.galera.datadir,
+    "grastate": lambda c: c.galera,
     "backend_log": lambda c: c.backend,
     "errorlog": lambda c: (c.mysqld, c.galera.datadir),
 }

@@ -241,22 +241,44 @@ def test_scrapes_served_while_500_idle_and_slow_clients_hold_sockets(exporter: E
     assert_scrape_fast(exporter)
 
 
-def test_check_config_with_a_fifo_certificate_is_prompt(tmp_path: Path) -> None:
-    """A FIFO as cert_file used to hang start-up and --check-config in open()."""
-    fifo = tmp_path / "cert.pem"
-    os.mkfifo(fifo)
+@pytest.mark.parametrize("case", ["fifo", "bcrypt-cost-20", "passphrase-key"])
+def test_check_config_is_prompt_and_located(
+    tmp_path: Path, certificate: tuple[Path, Path], case: str
+) -> None:
+    """Each of these used to hang start-up and --check-config (a FIFO in open(), a dummy hash
+    at cost 20 for ~80 s), or ended in a misleading '[Errno 22]' (a passphrase key without a
+    terminal; with one, OpenSSL prompted)."""
+    cert, key = certificate
     web = tmp_path / "web.yml"
-    web.write_text(f"tls_server_config:\n  cert_file: {fifo}\n  key_file: {fifo}\n")
+    if case == "fifo":
+        fifo = tmp_path / "cert.pem"
+        os.mkfifo(fifo)
+        web.write_text(f"tls_server_config:\n  cert_file: {fifo}\n  key_file: {key}\n")
+        expected = f"{web}: tls_server_config.cert_file: cannot read {fifo}: not a regular file"
+    elif case == "bcrypt-cost-20":
+        hashed = "$2b$20$" + "J9Mn3bqfd0OzQh2LeZ9mGe1vPfA3BNRj0ZGtXpF7wSdh6X2CuZ6Hi"
+        web.write_text(f"basic_auth_users:\n  alice: '{hashed}'\n")
+        expected = f"{web}: basic_auth_users.alice: bcrypt cost 20 out of range 4..19"
+    else:
+        encrypted = tmp_path / "encrypted.key"
+        subprocess.run(
+            ["openssl", "pkey", "-in", str(key), "-out", str(encrypted), "-aes256",
+             "-passout", "pass:a-passphrase"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        web.write_text(f"tls_server_config:\n  cert_file: {cert}\n  key_file: {encrypted}\n")
+        expected = f"{web}: tls_server_config.key_file: {encrypted} is protected by a passphrase"
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "galera_exporter", f"--web.config.file={web}", "--check-config"],
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
-    print(f"--check-config in {time.monotonic() - started:.1f}s: {result.stderr.strip()}")
+    elapsed = time.monotonic() - started
+    print(f"{case}: --check-config in {elapsed:.1f}s: {result.stderr.strip()}")
     assert result.returncode == 2
-    assert f"{web}: tls_server_config.cert_file: cannot read {fifo}: not a regular file" in (
-        result.stderr
-    )
+    assert expected in result.stderr
+    assert "Errno" not in result.stderr
+    assert elapsed < 10
 
 
 @pytest.fixture(scope="module")
