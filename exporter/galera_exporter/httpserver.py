@@ -80,7 +80,8 @@ class _Connection:
 class HttpStats:
     """Counts of what the server refused, exported with the scrape."""
 
-    KINDS = ("connection_limit", "dropped_idle", "timeout", "too_large", "bad_request")
+    # auth_busy: answered 503 because the bcrypt check could not run (counted by the app).
+    KINDS = ("connection_limit", "dropped_idle", "timeout", "too_large", "bad_request", "auth_busy")
 
     def __init__(self) -> None:
         self._counts = dict.fromkeys(self.KINDS, 0)

@@ -205,6 +205,8 @@ class MetricsApp:
             verdict = web.auth.check_header(environ.get("HTTP_AUTHORIZATION"))
             if verdict is Verdict.BUSY:
                 log.debug("too many password checks under way: answered 503")
+                if self.http_stats is not None:
+                    self.http_stats.add("auth_busy")
                 retry = ("Retry-After", "1")
                 return "503 Service Unavailable", [TEXT, retry], b"Too many logins, retry\n"
             if verdict is not Verdict.OK:

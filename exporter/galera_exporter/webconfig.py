@@ -14,7 +14,9 @@ Supported keys (anything else is an error, so a setting is never silently ignore
       http2: true                    # accepted and ignored (HTTP/1 only)
       headers: {X-Frame-Options: deny, ...}
     basic_auth_users:
-      alice: $2b$10$...              # bcrypt hashes ($2a$, $2b$, $2y$)
+      alice: $2b$10$...              # bcrypt hashes ($2a$, $2b$, $2y$), one cost for all, 4..19
+
+Every file it names, and the file itself, must be a regular file (a FIFO would hang the load).
 """
 
 from __future__ import annotations

@@ -83,6 +83,12 @@ def test_wrong_password_flood_is_bounded(exporter: Exporter) -> None:
     assert max(scrape_times) <= 1.0
     assert statuses[401] > 0
     assert set(statuses) <= {401, 503}, statuses
+    busy = metric(
+        exporter.get("/metrics", alice).samples(),
+        "galera_exporter_http_rejected_total",
+        reason="auth_busy",
+    )
+    assert busy == statuses[503]
 
 
 def test_repeated_wrong_password_costs_one_check(exporter: Exporter) -> None:
