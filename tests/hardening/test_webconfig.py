@@ -103,10 +103,13 @@ def test_unknown_users_cost_what_known_users_cost() -> None:
         assert auth.check(user, password) is Verdict.DENIED
         return time.perf_counter() - begin
 
-    known = min(timed("alice", f"wrong-{i}") for i in range(3))
-    unknown = min(timed("mallory", f"wrong-{i}") for i in range(3))
+    # The guarantee is structural (the dummy hash has the users' cost); the timing shows it.
+    assert auth.cost == 11
+    runs = [(timed("alice", f"wrong-{i}"), timed("mallory", f"wrong-{i}")) for i in range(7)]
+    known, unknown = min(r[0] for r in runs), min(r[1] for r in runs)
     print(f"cost 11: known user {known * 1000:.0f} ms, unknown user {unknown * 1000:.0f} ms")
-    assert abs(known - unknown) < 0.25 * known
+    # Loose: the machine is shared; a cost off by one would be a factor of 2.
+    assert abs(known - unknown) < 0.4 * known
     with pytest.raises(ValueError, match="different bcrypt costs"):
         BasicAuth({"a": hashed, "b": HASH.encode()})
 
