@@ -7,6 +7,7 @@ import contextlib
 import os
 import select
 import selectors
+import shutil
 import socket
 import subprocess
 import sys
@@ -329,3 +330,29 @@ def test_tls_handshakes_are_bounded_too(tmp_path: Path, certificate: tuple[Path,
         assert limit - 1 <= elapsed <= limit + 3
     finally:
         exporter.stop()
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="util-linux script not installed")
+def test_passphrase_key_never_prompts_on_a_terminal(
+    tmp_path: Path, certificate: tuple[Path, Path]
+) -> None:
+    """With a controlling terminal (script(1) gives it one), OpenSSL used to print 'Enter PEM
+    pass phrase:' and wait for a person; start-up must fail at once instead."""
+    cert, key = certificate
+    encrypted = tmp_path / "encrypted.key"
+    subprocess.run(
+        ["openssl", "pkey", "-in", str(key), "-out", str(encrypted), "-aes256", "-passout",
+         "pass:a-passphrase"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    web = tmp_path / "web.yml"
+    web.write_text(f"tls_server_config:\n  cert_file: {cert}\n  key_file: {encrypted}\n")
+    command = f"{sys.executable} -m galera_exporter --web.config.file={web} --check-config"
+    result = subprocess.run(
+        ["script", "-qec", command, "/dev/null"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    print(f"on a terminal: rc {result.returncode}: {result.stdout.strip()}")
+    assert "pass phrase" not in result.stdout
+    assert "is protected by a passphrase" in result.stdout
+    assert result.returncode == 2
