@@ -23,7 +23,6 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -338,6 +337,8 @@ class BoundedHTTPServer(ThreadingWSGIServer):
         conn: _Connection = request
         try:
             self.finish_request(conn, client_address)
+        except Exception:  # noqa: BLE001 - as socketserver's own thread: log it, serve on
+            self.handle_error(conn.sock, client_address)
         finally:
             with contextlib.suppress(OSError):
                 conn.sock.close()
@@ -422,6 +423,3 @@ class RequestHandlerMixin:
 
     def finish(self) -> None:
         self.rfile.close()
-
-
-StatsSource = Callable[[], list[Metric]]

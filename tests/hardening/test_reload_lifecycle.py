@@ -4,12 +4,13 @@ failed reload always reports last_reload_successful 0."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from pathlib import Path
 
 import pytest
 
-from galera_lab.wait import wait_for
+from galera_lab.wait import WaitTimeoutError, wait_for
 from tests.hardening.harness import Exporter, metric, offline_exporter
 
 pytestmark = [pytest.mark.timeout(120)]
@@ -87,8 +88,20 @@ def test_reload_keeps_counters_and_reports_every_failure(tmp_path: Path) -> None
         samples = exporter.scrape().samples()
         return metric(samples, "galera_errorlog_events_total", event="sst_failed")
 
+    def lines() -> float:
+        samples = exporter.scrape().samples()
+        return metric(samples, "galera_errorlog_lines_total") or 0.0
+
     try:
         assert sst_failed() == 0  # the first scrape starts the follower
+        # Lines written before the follower reached the end count as backlog, not as events:
+        # append harmless lines until one is counted as new, then the event.
+        for _ in range(10):
+            with error_log.open("ab") as handle:
+                handle.write(b"2026-11-27 10:07:08 1 [Note] WSREP: marker for the test\n")
+            with contextlib.suppress(WaitTimeoutError):
+                wait_for("a new line counted", lambda: lines() >= 1, 2)
+                break
         with error_log.open("ab") as handle:
             handle.write(SST_FAILED_LINE)
         wait_for("the sst_failed event counted", lambda: sst_failed() == 1, 10)
