@@ -22,9 +22,10 @@ CACHE_SIZE = 1024
 # bcrypt is CPU-bound and holds the GIL only briefly, so N checks at once use N cores. One at
 # a time (exporter-toolkit serialises them with a mutex too) leaves the other core to scrapes.
 MAX_CONCURRENT_CHECKS = 1
-# How long a request waits for the bcrypt slot before it is told to come back (503): a few
-# checks at cost 10, short enough that a flood cannot queue up threads.
-CHECK_WAIT_SECONDS = 0.25
+# How long a request waits for the bcrypt slot before it is told to come back (503). Short:
+# the waiting request holds one of the HTTP server's few workers, which a scrape with cached
+# credentials needs (with 0.25 s, 20 wrong-password clients slowed such scrapes to ~0.6 s).
+CHECK_WAIT_SECONDS = 0.02
 # Any syntactically valid hash: only its cost matters, because a check against it always fails.
 _DUMMY_BODY = b"J9Mn3bqfd0OzQh2LeZ9mGe1vPfA3BNRj0ZGtXpF7wSdh6X2CuZ6Hi"
 

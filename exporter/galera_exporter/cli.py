@@ -72,8 +72,8 @@ def setup_logging(level: str) -> None:
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Cap glibc's malloc arenas: it gives new threads their own (up to 8 per core), and with a
-    thread per HTTP request that grows RSS by megabytes for nothing."""
+    """Cap glibc's malloc arenas: it gives new threads their own (up to 8 per core), and with
+    the HTTP workers and the log followers that grows RSS by megabytes for nothing."""
     try:
         ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas)  # the C library linked into python
     except (OSError, AttributeError):

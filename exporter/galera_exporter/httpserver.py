@@ -1,16 +1,20 @@
 """The HTTP server: bounded requests and connections, idle and slow clients dropped first.
 
-Why not a library: waitress (the obvious pure-Python choice) has no TLS, which the web config
-needs; cheroot does the TLS handshake in its accept thread, so one silent client stalls every
-other, and brings three dependencies. What we need on top of the standard library is small:
+One thread (the one calling serve_forever) accepts connections and reads requests with a
+selector; only a complete request goes to one of WORKERS threads, which runs the WSGI app and
+writes the answer. So an idle or slow client costs a socket and its buffer, never a thread:
 
-- a request is read whole (head and body) before the WSGI app sees it, under byte limits and
-  one deadline for the TLS handshake plus the head (not a timeout per read, which a client
-  sending a byte every few seconds never hits);
-- at most MAX_CONNECTIONS connections have a thread; when a new one arrives and all are
-  taken, the oldest one still sending its request (idle or slow) is dropped to make room.
-  A scraper sends its request as soon as it connects, so it is always the newest reader and
-  the last to be dropped; only when every slot is running a request is a connection refused.
+- a request is read whole (head and body) under byte limits and one deadline for the TLS
+  handshake plus the head (not a timeout per read, which a client sending a byte every few
+  seconds never hits), then answered 408/411/413/414/431/400 and closed when it breaks one;
+- at most MAX_CONNECTIONS connections are being read; a new one beyond that makes room by
+  closing the oldest (a scraper sends its request as soon as it connects, so it is the newest
+  and the last to go); when WORKERS are busy and MAX_QUEUED complete requests wait, a new
+  complete request is answered 503.
+
+Why not a library: waitress (the obvious pure-Python choice, and built the same way) has no
+TLS, which the web config needs; cheroot does the TLS handshake in its accept thread, so one
+silent client stalls every other, and brings three dependencies.
 """
 
 from __future__ import annotations
@@ -18,16 +22,17 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import select
+import queue
+import selectors
 import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.metrics_core import Metric
 
 log = logging.getLogger(__name__)
@@ -42,15 +47,23 @@ MAX_BODY_BYTES = 16 * 1024
 HEADER_TIMEOUT_SECONDS = 10.0
 # Writing the response: /metrics is ~30 KB, which fits the socket buffers of any live client.
 WRITE_TIMEOUT_SECONDS = 30.0
-# Threads that read or run requests. The systemd unit allows 256 tasks (TasksMax); the log
-# followers and the main thread need a few. Each thread costs ~100 KiB of RSS.
-MAX_CONNECTIONS = 64
-# Dropped connections whose thread has not yet noticed: they end within a few microseconds,
-# this only bounds a burst.
-MAX_THREADS = MAX_CONNECTIONS + 32
+# Connections being read. Each holds at most MAX_HEAD_BYTES + MAX_BODY_BYTES (12 MiB in all, in
+# the worst case) and a descriptor; the systemd unit's LimitNOFILE default (1024) is far above.
+MAX_CONNECTIONS = 256
+# Threads that run complete requests (a scrape is a few milliseconds of CPU), and complete
+# requests that may wait for one before new ones are answered 503.
+WORKERS = 8
+MAX_QUEUED = 64
+# All the threads of the server: the selector thread and the workers.
+MAX_THREADS = WORKERS + 1
+# After an error answer, what the client still sends is read and discarded for this long (at
+# most LINGER_BYTES): closing with unread data sends a reset, which can destroy the answer
+# before the client reads it.
+LINGER_SECONDS = 1.0
+LINGER_BYTES = 256 * 1024
 # Warnings about refused or dropped connections: at most one per this many seconds.
 LOG_INTERVAL_SECONDS = 10.0
-RECV_BYTES = 4096
+RECV_BYTES = 16 * 1024
 
 
 class RequestError(Exception):
@@ -61,19 +74,6 @@ class RequestError(Exception):
         self.status = status
         self.reason = reason
         self.kind = kind
-
-
-class ClientGoneError(Exception):
-    """The client closed, reset, or was dropped to make room."""
-
-
-@dataclass(eq=False)  # compared and hashed by identity: one per accepted socket
-class _Connection:
-    sock: socket.socket
-    client: str
-    started: float
-    reading: bool = True
-    dropped: bool = False
 
 
 class HttpStats:
@@ -106,7 +106,7 @@ class HttpStats:
                 rejected.add_metric([kind], count)
         connections = GaugeMetricFamily(
             "galera_exporter_http_connections",
-            f"Open HTTP connections (at most {MAX_CONNECTIONS})",
+            f"HTTP connections being read (at most {MAX_CONNECTIONS}) or answered",
             value=self.open_connections,
         )
         return [rejected, connections]
@@ -116,28 +116,6 @@ def _head_end(buf: bytearray) -> int:
     """Index just past the blank line ending the head, or -1."""
     ends = [i + len(sep) for sep in (b"\r\n\r\n", b"\n\n") if (i := buf.find(sep)) >= 0]
     return min(ends) if ends else -1
-
-
-def _timeout() -> RequestError:
-    return RequestError("408 Request Timeout", "request not received in time", "timeout")
-
-
-def _recv(sock: socket.socket, deadline: float) -> bytes:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise _timeout()
-    sock.settimeout(remaining)
-    try:
-        chunk = sock.recv(RECV_BYTES)
-    except TimeoutError:
-        raise RequestError(
-            "408 Request Timeout", "request not received in time", "timeout"
-        ) from None
-    except (OSError, ssl.SSLError) as err:
-        raise ClientGoneError from err
-    if not chunk:
-        raise ClientGoneError
-    return chunk
 
 
 def _content_length(head: bytes) -> int:
@@ -176,41 +154,32 @@ def _head_too_large() -> RequestError:
     )
 
 
-def read_request(sock: socket.socket, deadline: float) -> bytes:
-    """The request line, headers and body, each bounded, all received by `deadline`."""
-    buf = bytearray()
-    while True:
-        end = _head_end(buf)
-        line_end = buf.find(b"\n")
-        if (len(buf) if line_end < 0 else line_end) > MAX_REQUEST_LINE_BYTES:
-            raise RequestError("414 URI Too Long", "request line too long", "too_large")
-        if (len(buf) if end < 0 else end) > MAX_HEAD_BYTES:
-            raise _head_too_large()
-        if end >= 0:
-            break
-        buf += _recv(sock, deadline)
-    length = _content_length(bytes(buf[:end]))
-    while len(buf) < end + length:
-        buf += _recv(sock, deadline)
-    return bytes(buf[: end + length])
+def request_length(buf: bytearray) -> int | None:
+    """Length of the complete request (line, headers, body) at the start of `buf`; None while
+    incomplete; RequestError as soon as a limit is broken, however little has arrived."""
+    end = _head_end(buf)
+    line_end = buf.find(b"\n")
+    if (len(buf) if line_end < 0 else line_end) > MAX_REQUEST_LINE_BYTES:
+        raise RequestError("414 URI Too Long", "request line too long", "too_large")
+    if (len(buf) if end < 0 else end) > MAX_HEAD_BYTES:
+        raise _head_too_large()
+    if end < 0:
+        return None
+    total = end + _content_length(bytes(buf[:end]))
+    return total if len(buf) >= total else None
 
 
-def _handshake(tls: ssl.SSLSocket, deadline: float) -> None:
-    """A TLS handshake that must finish by `deadline`, however slowly the client dribbles it."""
-    tls.setblocking(False)
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ClientGoneError("TLS handshake not finished in time")
-        try:
-            tls.do_handshake()
-            return
-        except ssl.SSLWantReadError:
-            select.select([tls], [], [], remaining)
-        except ssl.SSLWantWriteError:
-            select.select([], [tls], [], remaining)
-        except (ssl.SSLError, OSError) as err:
-            raise ClientGoneError(f"TLS handshake failed: {err}") from err
+@dataclass(eq=False)  # hashed by identity: one per accepted socket
+class _Reading:
+    """A connection whose request is still arriving (or, lingering, whose answer was sent)."""
+
+    sock: socket.socket  # non-blocking; an SSLSocket under TLS
+    client: tuple[Any, ...]
+    deadline: float
+    buf: bytearray = field(default_factory=bytearray)
+    handshaking: bool = False
+    lingering: bool = False
+    discarded: int = 0
 
 
 class _Writer(io.RawIOBase):
@@ -243,140 +212,236 @@ class _RateLimitedWarning:
         log.warning(message + " (%d similar messages suppressed)", *args, suppressed)
 
 
-class BoundedHTTPServer(ThreadingWSGIServer):
-    """A threading WSGI server with the bounds above and a TLS context a reload can swap."""
+class BoundedHTTPServer(WSGIServer):
+    """A WSGI server with the bounds above and a TLS context a reload can swap."""
 
     ssl_context: ssl.SSLContext | None = None
     allow_reuse_address = True
     # socketserver's default backlog of 5 drops SYNs when many clients connect at once, and a
-    # dropped SYN costs the client a 1 s (then 3 s) retransmission. With 500 clients
-    # reconnecting as fast as they are dropped, 128 still overflowed and delayed scrapes by 1 s.
+    # dropped SYN costs the client a 1 s (then 3 s) retransmission.
     request_queue_size = 1024
     max_connections = MAX_CONNECTIONS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.stats = HttpStats()
-        self._connections: set[_Connection] = set()
-        self._live_threads = 0
-        self._lock = threading.Lock()
+        self._reading: dict[socket.socket, _Reading] = {}  # insertion order: oldest first
+        self._selector = selectors.DefaultSelector()
+        self._queue: queue.Queue[tuple[socket.socket, Any, bytes] | None] = queue.Queue(MAX_QUEUED)
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._next_expiry = 0.0
         self._warn_drop = _RateLimitedWarning()
         self._warn_refuse = _RateLimitedWarning()
         super().__init__(*args, **kwargs)
+        self.socket.setblocking(False)
+        self._selector.register(self.socket, selectors.EVENT_READ, None)
+        self._workers = [
+            threading.Thread(target=self._work, name=f"http-worker-{n}", daemon=True)
+            for n in range(WORKERS)
+        ]
+        for worker in self._workers:
+            worker.start()
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with contextlib.suppress(OSError):
-            # As Go's net/http: the TLS flights and the response go out as they are written,
-            # not after the client's delayed ACK (this took a TLS handshake from 10 to 35 ms).
-            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = _Connection(request, client_address[0], time.monotonic())
-        with self._lock:
-            if len(self._connections) >= self.max_connections:
-                victim = min(
-                    (c for c in self._connections if c.reading),
-                    key=lambda c: c.started,
-                    default=None,
-                )
-                if victim is not None:
-                    self._drop(victim)
-            admit = (
-                len(self._connections) < self.max_connections and self._live_threads < MAX_THREADS
-            )
-            if admit:
-                self._connections.add(conn)
-                self._live_threads += 1
-                self.stats.open_connections = len(self._connections)
-        if not admit:
-            self._refuse(request, conn.client)
-            return
-        thread = threading.Thread(
-            target=self.process_request_thread, args=(conn, client_address), daemon=True
-        )
+    # --- the selector thread ---------------------------------------------------------------
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self._stopped.clear()
         try:
-            thread.start()
-        except RuntimeError:  # "can't start new thread": the task limit of the unit
-            self._forget(conn)
-            self._refuse(request, conn.client)
-
-    def _drop(self, victim: _Connection) -> None:
-        """Make room: end a connection that has not finished sending its request (lock held)."""
-        victim.dropped = True
-        self._connections.discard(victim)
-        self.stats.add("dropped_idle")
-        with contextlib.suppress(OSError):
-            # The base method: SSLSocket's own would also tear down its TLS state under the
-            # thread still reading from it.
-            socket.socket.shutdown(victim.sock, socket.SHUT_RDWR)
-        self._warn_drop(
-            "%d connections open: dropped the oldest one still sending its request (from %s, "
-            "%.1fs old)",
-            self.max_connections,
-            victim.client,
-            time.monotonic() - victim.started,
-        )
-
-    def _refuse(self, request: socket.socket, client: str) -> None:
-        self.stats.add("connection_limit")
-        self._warn_refuse(
-            "%d connections are all running requests: refused a connection from %s",
-            self.max_connections,
-            client,
-        )
-        if self.ssl_context is None:
-            with contextlib.suppress(OSError):
-                request.setblocking(False)
-                request.send(_error_bytes("503 Service Unavailable", "too many connections"))
-        self.shutdown_request(request)
-
-    def _forget(self, conn: _Connection) -> None:
-        with self._lock:
-            self._connections.discard(conn)
-            self._live_threads -= 1
-            self.stats.open_connections = len(self._connections)
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        conn: _Connection = request
-        try:
-            self.finish_request(conn, client_address)
-        except Exception:  # noqa: BLE001 - as socketserver's own thread: log it, serve on
-            self.handle_error(conn.sock, client_address)
+            while not self._stop.is_set():
+                wait = poll_interval
+                if self._reading:
+                    wait = min(wait, max(self._next_expiry - time.monotonic(), 0.0))
+                for key, _ in self._selector.select(wait):
+                    if key.data is None:
+                        self._accept()
+                    else:
+                        self._advance(key.data)
+                if time.monotonic() >= self._next_expiry:
+                    self._expire()
         finally:
-            with contextlib.suppress(OSError):
-                conn.sock.close()
-            self._forget(conn)
+            self._stopped.set()
 
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        conn: _Connection = request
-        deadline = time.monotonic() + HEADER_TIMEOUT_SECONDS
-        try:
-            context = self.ssl_context
-            if context is not None:
-                with self._lock:  # so that _drop shuts down the socket in use, never a stale one
-                    if conn.dropped:
-                        return
-                    tls = context.wrap_socket(
-                        conn.sock, server_side=True, do_handshake_on_connect=False
-                    )
-                    conn.sock = tls
-                _handshake(tls, deadline)
-            data = read_request(conn.sock, deadline)
-        except (ClientGoneError, ssl.SSLError, OSError) as err:
-            log.debug("connection from %s ended: %s", conn.client, err or "closed")
-            return
-        except RequestError as err:
-            self.stats.add(err.kind)
-            log.debug("refused a request from %s: %s %s", conn.client, err.status, err.reason)
-            _answer_and_close(conn.sock, err.status, err.reason)
-            return
-        with self._lock:
-            if conn.dropped:
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        for reading in list(self._reading.values()):
+            self._close(reading)
+        for _ in self._workers:
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(None)
+        self._selector.close()
+        super().server_close()
+
+    def _accept(self) -> None:
+        for _ in range(128):  # then let the connections already accepted move on
+            try:
+                sock, client = self.socket.accept()
+            except (BlockingIOError, InterruptedError):
                 return
-            conn.reading = False
-        conn.sock.settimeout(WRITE_TIMEOUT_SECONDS)
-        self.RequestHandlerClass((conn.sock, data), client_address, self)  # type: ignore[arg-type]
-        with contextlib.suppress(OSError):  # the client may have gone first
-            # TCP-level, also under TLS: no close_notify exchange, which (SSLSocket.unwrap)
-            # waits for the client's reply and would let a client hold the thread.
-            socket.socket.shutdown(conn.sock, socket.SHUT_WR)
+            except OSError as err:  # e.g. EMFILE: the others still need serving
+                log.warning("accept failed: %s", err)
+                return
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                # As Go's net/http: the TLS flights and the answer go out as they are written,
+                # not after the client's delayed ACK (which took a TLS handshake to 35 ms).
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if len(self._reading) >= self.max_connections:
+                self._drop_oldest()
+            deadline = time.monotonic() + HEADER_TIMEOUT_SECONDS
+            context = self.ssl_context
+            try:
+                if context is not None:
+                    sock = context.wrap_socket(
+                        sock, server_side=True, do_handshake_on_connect=False
+                    )
+            except (ssl.SSLError, OSError) as err:
+                log.debug("connection from %s ended: %s", client[0], err)
+                sock.close()
+                continue
+            reading = _Reading(sock, client, deadline, handshaking=context is not None)
+            self._reading[sock] = reading
+            self._selector.register(sock, selectors.EVENT_READ, reading)
+            self._next_expiry = min(self._next_expiry, deadline)
+            self._update_open()
+
+    def _drop_oldest(self) -> None:
+        oldest = next(iter(self._reading.values()))
+        self.stats.add("dropped_idle")
+        self._warn_drop(
+            "%d connections open: closed the oldest one still sending its request (from %s, "
+            "%.1fs left of its deadline)",
+            self.max_connections,
+            oldest.client[0],
+            oldest.deadline - time.monotonic(),
+        )
+        self._close(oldest)
+
+    def _advance(self, reading: _Reading) -> None:
+        """Read what the client sent; hand a complete request to a worker."""
+        sock = reading.sock
+        try:
+            if reading.handshaking:
+                sock.do_handshake()  # type: ignore[attr-defined]
+                reading.handshaking = False
+            while True:
+                chunk = sock.recv(RECV_BYTES)
+                if not chunk:
+                    self._close(reading)
+                    return
+                if reading.lingering:
+                    reading.discarded += len(chunk)
+                    if reading.discarded > LINGER_BYTES:
+                        self._close(reading)
+                        return
+                    continue
+                reading.buf += chunk
+                length = request_length(reading.buf)
+                if length is not None:
+                    self._dispatch(reading, bytes(reading.buf[:length]))
+                    return
+        except (ssl.SSLWantReadError, BlockingIOError, InterruptedError):
+            self._selector.modify(sock, selectors.EVENT_READ, reading)
+        except ssl.SSLWantWriteError:
+            self._selector.modify(sock, selectors.EVENT_WRITE, reading)
+        except RequestError as err:
+            self._answer_error(reading, err)
+        except (ssl.SSLError, OSError) as err:
+            log.debug("connection from %s ended: %s", reading.client[0], err)
+            self._close(reading)
+
+    def _dispatch(self, reading: _Reading, data: bytes) -> None:
+        self._forget(reading)
+        try:
+            self._queue.put_nowait((reading.sock, reading.client, data))
+        except queue.Full:
+            self.stats.add("connection_limit")
+            self._warn_refuse(
+                "%d workers busy and %d requests waiting: answered 503 to %s",
+                WORKERS,
+                MAX_QUEUED,
+                reading.client[0],
+            )
+            with contextlib.suppress(OSError, ssl.SSLError):
+                reading.sock.send(_error_bytes("503 Service Unavailable", "too busy, retry"))
+            reading.sock.close()
+        self._update_open()
+
+    def _answer_error(self, reading: _Reading, err: RequestError) -> None:
+        self.stats.add(err.kind)
+        log.debug("refused a request from %s: %s %s", reading.client[0], err.status, err.reason)
+        try:
+            # Non-blocking: an answer this small fits the socket buffer of any live client.
+            reading.sock.send(_error_bytes(err.status, err.reason))
+            socket.socket.shutdown(reading.sock, socket.SHUT_WR)
+        except (ssl.SSLError, OSError):
+            self._close(reading)
+            return
+        reading.lingering = True
+        reading.buf = bytearray()
+        reading.deadline = time.monotonic() + LINGER_SECONDS
+        self._next_expiry = min(self._next_expiry, reading.deadline)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        upcoming = now + HEADER_TIMEOUT_SECONDS
+        for reading in list(self._reading.values()):
+            if reading.deadline > now:
+                upcoming = min(upcoming, reading.deadline)
+            elif reading.lingering or reading.handshaking:
+                self._close(reading)
+            else:
+                self._answer_error(
+                    reading,
+                    RequestError("408 Request Timeout", "request not received in time", "timeout"),
+                )
+                if reading.lingering:
+                    upcoming = min(upcoming, reading.deadline)
+        self._next_expiry = upcoming
+
+    def _forget(self, reading: _Reading) -> None:
+        if self._reading.pop(reading.sock, None) is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(reading.sock)
+
+    def _close(self, reading: _Reading) -> None:
+        self._forget(reading)
+        with contextlib.suppress(OSError):
+            reading.sock.close()
+        self._update_open()
+
+    def _update_open(self) -> None:
+        self.stats.open_connections = len(self._reading) + self._busy + self._queue.qsize()
+
+    # --- the workers ---------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            sock, client, data = item
+            with self._busy_lock:
+                self._busy += 1
+            try:
+                sock.settimeout(WRITE_TIMEOUT_SECONDS)
+                self.RequestHandlerClass((sock, data), client, self)  # type: ignore[arg-type]
+                with contextlib.suppress(OSError):  # the client may have gone first
+                    # TCP-level, also under TLS: no close_notify exchange, which waits for the
+                    # client's reply (SSLSocket.unwrap) and would let a client hold a worker.
+                    socket.socket.shutdown(sock, socket.SHUT_WR)
+            except Exception:  # noqa: BLE001 - as socketserver's own thread: log it, serve on
+                self.handle_error(sock, client)
+            finally:
+                with contextlib.suppress(OSError):
+                    sock.close()
+                with self._busy_lock:
+                    self._busy -= 1
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s ended with an error", client_address[0], exc_info=True)
@@ -388,23 +453,6 @@ def _error_bytes(status: str, reason: str) -> bytes:
         f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode() + body
-
-
-def _answer_and_close(sock: socket.socket, status: str, reason: str) -> None:
-    """Answer, then read (and discard) a little of what the client still sends: closing with
-    unread data sends a reset, which can destroy the answer before the client reads it."""
-    with contextlib.suppress(OSError, ssl.SSLError):
-        sock.settimeout(2.0)
-        sock.sendall(_error_bytes(status, reason))
-        socket.socket.shutdown(sock, socket.SHUT_WR)
-        deadline = time.monotonic() + 1.0
-        drained = 0
-        while drained < 256 * 1024 and time.monotonic() < deadline:
-            sock.settimeout(max(deadline - time.monotonic(), 0.01))
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            drained += len(chunk)
 
 
 class RequestHandlerMixin:

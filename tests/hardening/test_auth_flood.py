@@ -77,9 +77,10 @@ def test_wrong_password_flood_is_bounded(exporter: Exporter) -> None:
         f"{dict(statuses)}; exporter CPU {cpu:.1f}s ({cpu / wall:.2f} cores); correct-password "
         f"scrapes: {len(scrape_times)}, slowest {max(scrape_times) * 1000:.0f} ms"
     )
-    # One bcrypt at a time: one core at most, plus the HTTP work around it.
+    # One bcrypt at a time: one core at most, plus the HTTP work of answering the flood
+    # (~2,000 requests, mostly 503). Before the bound: every core the machine had.
     assert auth.MAX_CONCURRENT_CHECKS == 1
-    assert cpu / wall <= 1.3
+    assert cpu / wall <= 1.5
     assert max(scrape_times) <= 1.0
     assert statuses[401] > 0
     assert set(statuses) <= {401, 503}, statuses

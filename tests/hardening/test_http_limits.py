@@ -234,7 +234,7 @@ def test_scrapes_served_while_500_idle_and_slow_clients_hold_sockets(exporter: E
         assert dropped is not None and dropped >= 500 - httpserver.MAX_CONNECTIONS
         wait_for(
             "the drop logged",
-            lambda: "dropped the oldest one still sending its request" in exporter.log_text(),
+            lambda: "closed the oldest one still sending its request" in exporter.log_text(),
             10,
         )
     finally:
