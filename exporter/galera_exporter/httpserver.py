@@ -416,6 +416,8 @@ class BoundedHTTPServer(WSGIServer):
         self._update_open()
 
     def _update_open(self) -> None:
+        # Also called by workers: len() of the selector thread's dict is atomic in CPython, and
+        # a gauge a moment stale is fine.
         self.stats.open_connections = len(self._reading) + self._busy + self._queue.qsize()
 
     # --- the workers ---------------------------------------------------------------------
@@ -442,6 +444,7 @@ class BoundedHTTPServer(WSGIServer):
                     sock.close()
                 with self._busy_lock:
                     self._busy -= 1
+                self._update_open()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s ended with an error", client_address[0], exc_info=True)

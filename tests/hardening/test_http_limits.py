@@ -241,6 +241,12 @@ def test_scrapes_served_while_500_idle_and_slow_clients_hold_sockets(exporter: E
         crowd.close()
     assert_scrape_fast(exporter)
 
+    def open_connections() -> bool:
+        samples = exporter.get("/metrics").samples()
+        return metric(samples, "galera_exporter_http_connections") == 1  # this scrape only
+
+    wait_for("every closed client forgotten", open_connections, 10)
+
 
 @pytest.mark.parametrize("case", ["fifo", "bcrypt-cost-20", "passphrase-key"])
 def test_check_config_is_prompt_and_located(
