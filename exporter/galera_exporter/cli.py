@@ -20,10 +20,11 @@ RSA_AUTH_ENV = "GALERA_EXPORTER_MYSQL_RSA_AUTH"
 if os.environ.get(RSA_AUTH_ENV, "") not in ("1", "true", "yes") and "pymysql" not in sys.modules:
     sys.modules.setdefault("cryptography", None)  # type: ignore[arg-type]
 
-from galera_exporter import __version__, config, webconfig  # noqa: E402
-from galera_exporter.collectors import COLLECTOR_NAMES, COLLECTORS, build_sources  # noqa: E402
+from galera_exporter import __version__, config  # noqa: E402
+from galera_exporter.collectors import COLLECTORS, build_sources  # noqa: E402
 from galera_exporter.exporter import Exporter  # noqa: E402
-from galera_exporter.web import ExporterHTTPServer, MetricsApp, make_http_server  # noqa: E402
+from galera_exporter.reload import Reloader, app_settings, describe_web, load_all  # noqa: E402
+from galera_exporter.web import MetricsApp, make_http_server  # noqa: E402
 
 log = logging.getLogger("galera_exporter")
 
@@ -70,62 +71,9 @@ def setup_logging(level: str) -> None:
     )
 
 
-def load_all(args: argparse.Namespace) -> tuple[config.Config, webconfig.WebSettings]:
-    """The configuration and the web config it names; ConfigError lists every problem."""
-    cfg = config.load(args, COLLECTOR_NAMES)
-    try:
-        web = webconfig.load(cfg.web.config_file)
-    except webconfig.WebConfigError as err:
-        raise config.ConfigError(err.problems) from None
-    return cfg, web
-
-
-class Reloader:
-    """Re-reads --config.file and the web config; on any error keeps the running config."""
-
-    def __init__(self, args: argparse.Namespace, cfg: config.Config, exporter: Exporter) -> None:
-        self._args = args
-        self._cfg = cfg
-        self._exporter = exporter
-        self._lock = threading.Lock()
-        self.app: MetricsApp | None = None
-        self.server: ExporterHTTPServer | None = None
-
-    def __call__(self) -> list[str]:
-        with self._lock:
-            try:
-                cfg, web = load_all(self._args)
-            except config.ConfigError as err:
-                for problem in err.problems:
-                    log.error("reload failed, keeping the running configuration: %s", problem)
-                if self.app is not None:
-                    self.app.reload_status.record(ok=False)
-                return err.problems
-            if cfg.web.listen_address != self._cfg.web.listen_address:
-                log.warning(
-                    "web.listen_address changed to %s: takes effect after a restart",
-                    cfg.web.listen_address,
-                )
-            setup_logging(cfg.log.level)
-            self._exporter.replace_sources(build_sources(cfg))
-            if self.app is not None:
-                self.app.update(cfg.web.telemetry_path, cfg.mysql.timeout_seconds, web)
-                self.app.reload_status.record(ok=True)
-            if self.server is not None:
-                self.server.ssl_context = web.ssl_context
-            self._cfg = cfg
-            log.info("configuration reloaded from %s (%s)", cfg.source, describe_web(web))
-            return []
-
-
-def describe_web(web: webconfig.WebSettings) -> str:
-    users = len(web.auth.users) if web.auth else 0
-    return f"TLS {'on' if web.tls else 'off'}, basic auth users: {users}"
-
-
 def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Cap glibc's malloc arenas: it gives new threads their own (up to 8 per core), and with a
-    thread per HTTP request that grows RSS by megabytes for nothing."""
+    """Cap glibc's malloc arenas: it gives new threads their own (up to 8 per core), and with
+    the HTTP workers and the log followers that grows RSS by megabytes for nothing."""
     try:
         ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas)  # the C library linked into python
     except (OSError, AttributeError):
@@ -147,8 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     limit_malloc_arenas()
 
     exporter = Exporter(build_sources(cfg))
-    reloader = Reloader(args, cfg, exporter)
+    reloader = Reloader(args, cfg, exporter, setup_logging)
     app = MetricsApp(exporter, cfg.web.telemetry_path, cfg.mysql.timeout_seconds, web, reloader)
+    app.update(app_settings(cfg, web))  # the same settings a reload would install
     try:
         server = make_http_server(app, cfg.web.listen_address, web.ssl_context)
     except OSError as err:
@@ -156,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exporter.close()
         return 1
     reloader.app, reloader.server = app, server
+    app.http_stats = server.stats
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         del frame

@@ -49,6 +49,9 @@ class WebConfig:
     config_file: str = setting(
         "", "--web.config.file", "exporter-toolkit style web config (TLS, basic auth); empty: none"
     )
+    enable_lifecycle: bool = setting(
+        False, "--web.enable-lifecycle", "allow POST /-/reload (SIGHUP always reloads)"
+    )
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,10 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
             )
             if hints[f.name] == list[str]:
                 parser.add_argument(flag, dest=dest, action="append", default=None, help=help_text)
+            elif hints[f.name] is bool:  # --flag / --no-flag, as Prometheus' boolean flags
+                parser.add_argument(
+                    flag, dest=dest, action=argparse.BooleanOptionalAction, help=help_text
+                )
             else:
                 parser.add_argument(flag, dest=dest, default=None, help=help_text)
 

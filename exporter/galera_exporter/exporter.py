@@ -28,11 +28,13 @@ class Exporter:
         return list(self._sources)
 
     def replace_sources(self, sources: Sequence[Source]) -> None:
-        """Swap in sources built from a reloaded configuration and close the old ones."""
+        """Swap in the sources of a reloaded configuration; close the old ones not kept."""
+        new = list(sources)
         with self._lock:
-            old, self._sources = self._sources, list(sources)
+            old, self._sources = self._sources, new
         for source in old:
-            source.close()
+            if not any(source is kept for kept in new):
+                source.close()
 
     def scrape(self, deadline: float) -> Iterator[Metric]:
         scrape = Scrape(deadline=deadline)

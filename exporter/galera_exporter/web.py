@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import html
 import logging
 import math
@@ -11,15 +10,19 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.exposition import ThreadingWSGIServer, choose_encoder
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 
 from galera_exporter import __version__
+from galera_exporter.auth import Verdict
 from galera_exporter.exporter import Exporter
+from galera_exporter.httpserver import BoundedHTTPServer, HttpStats, RequestHandlerMixin
 from galera_exporter.webconfig import WebSettings
 
 log = logging.getLogger(__name__)
@@ -33,10 +36,12 @@ HTML = ("Content-Type", "text/html; charset=utf-8")
 
 # Answer this much before Prometheus gives up, so a slow mysqld still yields the file metrics.
 SCRAPE_TIMEOUT_MARGIN_SECONDS = 0.5
-# A client that opens a connection and sends nothing must not hold a thread for long.
-CONNECTION_TIMEOUT_SECONDS = 30.0
 HEALTH_PATHS = ("/-/healthy", "/health")
 TEXT = ("Content-Type", "text/plain; charset=utf-8")
+# What a browser sends cross-site without a CORS preflight: an HTML form can POST these.
+FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
+# Sec-Fetch-Site values of a request the exporter's own origin (or a person typing) made.
+SAME_SITE_FETCH = ("same-origin", "none")
 
 
 def scrape_deadline(header: str | None, default_timeout: float, now: float) -> float:
@@ -103,11 +108,44 @@ class _ScrapeRegistry:
         yield from self._extra()
 
 
+@dataclass(frozen=True)
+class AppSettings:
+    """What a reload may change; a request reads it once, so it sees the old or the new set."""
+
+    telemetry_path: str = "/metrics"
+    timeout: float = 10.0
+    web: WebSettings = field(default_factory=WebSettings)
+    # Prometheus' --web.enable-lifecycle: POST /-/reload is refused (403) without it.
+    enable_lifecycle: bool = False
+
+
+def cross_site_reason(environ: dict[str, Any]) -> str | None:
+    """Why a state-changing request looks like it came from another site's page, or None.
+
+    A page on another site can make the browser POST here (a form, or fetch in no-cors mode),
+    but only with a form content type and never with headers of its own; browsers label such
+    requests with Sec-Fetch-Site and Origin. So: refuse a cross-site Sec-Fetch-Site, an Origin
+    that is not this host, and any form content type. curl -X POST and Prometheus-style
+    tooling send none of these and are let through.
+    """
+    fetch_site = environ.get("HTTP_SEC_FETCH_SITE", "").strip().lower()
+    if fetch_site and fetch_site not in SAME_SITE_FETCH:
+        return f"Sec-Fetch-Site: {fetch_site}"
+    origin = environ.get("HTTP_ORIGIN")
+    if origin is not None:
+        host = environ.get("HTTP_HOST", "").strip().lower()
+        if origin.strip().lower() == "null" or urlsplit(origin.strip()).netloc.lower() != host:
+            return "Origin does not match Host"
+    content_type = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if content_type in FORM_CONTENT_TYPES:
+        return f"form content type {content_type}"
+    return None
+
+
 class MetricsApp:
     """The WSGI application. Holds no scrape state: every request builds fresh metrics.
 
-    Settings that a reload changes (path, timeout, web settings) are read once per request
-    from attributes that `update` swaps, so a request sees either the old or the new set.
+    Settings that a reload changes are one AppSettings object that `update` swaps.
     """
 
     def __init__(
@@ -117,64 +155,92 @@ class MetricsApp:
         timeout: float,
         web: WebSettings | None = None,
         reload: Reload | None = None,
+        *,
+        enable_lifecycle: bool = False,
     ) -> None:
         self.exporter = exporter
-        self._settings = (telemetry_path, timeout, web or WebSettings())
+        self.settings = AppSettings(telemetry_path, timeout, web or WebSettings(), enable_lifecycle)
         self._reload = reload
         self.reload_status = ReloadStatus()
+        self.http_stats: HttpStats | None = None
 
     @property
     def telemetry_path(self) -> str:
-        return self._settings[0]
+        return self.settings.telemetry_path
 
     @property
     def timeout(self) -> float:
-        return self._settings[1]
+        return self.settings.timeout
 
     @property
     def web(self) -> WebSettings:
-        return self._settings[2]
+        return self.settings.web
 
-    def update(self, telemetry_path: str, timeout: float, web: WebSettings) -> None:
-        self._settings = (telemetry_path, timeout, web)
+    def update(self, settings: AppSettings) -> None:
+        self.settings = settings
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        web = self.web
+        settings = self.settings
         method = environ.get("REQUEST_METHOD", "GET")
-        status, headers, body = self._route(environ, method)
-        start_response(status, [*headers, *web.headers])
+        status, headers, body = self._route(environ, method, settings)
+        start_response(status, [*headers, *settings.web.headers])
         return [b"" if method == "HEAD" else body]
 
-    def _route(self, environ: dict[str, Any], method: str) -> Response:
-        telemetry_path, timeout, web = self._settings
+    def _own_metrics(self) -> Iterator[Metric]:
+        yield from self.reload_status.metrics()
+        if self.http_stats is not None:
+            yield from self.http_stats.metrics()
+
+    def _route(  # noqa: PLR0911 - one return per route reads better than a table here
+        self, environ: dict[str, Any], method: str, settings: AppSettings
+    ) -> Response:
         path = environ.get("PATH_INFO") or "/"
         readable = method in ("GET", "HEAD")
         if path in HEALTH_PATHS and readable:
             # Open even with basic auth: it says nothing but OK, and container health checks
             # and load balancers should not need a password.
             return "200 OK", [TEXT], b"OK\n"
-        authorization = environ.get("HTTP_AUTHORIZATION")
-        if web.auth is not None and web.auth.check_header(authorization) is None:
-            challenge = ("WWW-Authenticate", 'Basic realm="galera-exporter", charset="UTF-8"')
-            return "401 Unauthorized", [TEXT, challenge], b"Unauthorized\n"
-        if path == telemetry_path and readable:
+        web = settings.web
+        if web.auth is not None:
+            verdict = web.auth.check_header(environ.get("HTTP_AUTHORIZATION"))
+            if verdict is Verdict.BUSY:
+                log.debug("too many password checks under way: answered 503")
+                if self.http_stats is not None:
+                    self.http_stats.add("auth_busy")
+                retry = ("Retry-After", "1")
+                return "503 Service Unavailable", [TEXT, retry], b"Too many logins, retry\n"
+            if verdict is not Verdict.OK:
+                challenge = ("WWW-Authenticate", 'Basic realm="galera-exporter", charset="UTF-8"')
+                return "401 Unauthorized", [TEXT, challenge], b"Unauthorized\n"
+        if path == settings.telemetry_path and readable:
             deadline = scrape_deadline(
-                environ.get("HTTP_X_PROMETHEUS_SCRAPE_TIMEOUT_SECONDS"), timeout, time.monotonic()
+                environ.get("HTTP_X_PROMETHEUS_SCRAPE_TIMEOUT_SECONDS"),
+                settings.timeout,
+                time.monotonic(),
             )
             encoder, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
-            registry = _ScrapeRegistry(self.exporter, deadline, self.reload_status.metrics)
+            registry = _ScrapeRegistry(self.exporter, deadline, self._own_metrics)
             return "200 OK", [("Content-Type", content_type)], encoder(registry)
         if path == "/-/reload":
-            return self._reload_response(method)
+            return self._reload_response(environ, method, settings)
         if path == "/" and readable:
-            return "200 OK", [HTML], landing_page(telemetry_path)
+            return "200 OK", [HTML], landing_page(settings.telemetry_path)
         return "404 Not Found", [TEXT], b"Not Found\n"
 
-    def _reload_response(self, method: str) -> Response:
+    def _reload_response(
+        self, environ: dict[str, Any], method: str, settings: AppSettings
+    ) -> Response:
         if method not in ("POST", "PUT"):
             return "405 Method Not Allowed", [TEXT, ("Allow", "POST, PUT")], b"Use POST\n"
-        if self._reload is None:
-            return "404 Not Found", [TEXT], b"Reload is not available\n"
+        if not settings.enable_lifecycle or self._reload is None:
+            # 403 as Prometheus answers: the endpoint exists but is turned off, and the body
+            # says how to turn it on (a 404 would send the operator looking for a typo).
+            body = b"Lifecycle API is not enabled (--web.enable-lifecycle); or send SIGHUP\n"
+            return "403 Forbidden", [TEXT], body
+        reason = cross_site_reason(environ)
+        if reason is not None:
+            log.warning("refused POST /-/reload that looks cross-site (%s)", reason)
+            return "403 Forbidden", [TEXT], f"Refused: cross-site request ({reason})\n".encode()
         problems = self._reload()
         if problems:
             body = "".join(f"{p}\n" for p in problems).encode()
@@ -182,49 +248,26 @@ class MetricsApp:
         return "200 OK", [TEXT], b"reloaded\n"
 
 
-class QuietHandler(WSGIRequestHandler):
-    """wsgiref logs every request to stderr; an exporter scraped every 15 s should not."""
+class QuietHandler(RequestHandlerMixin, WSGIRequestHandler):
+    """wsgiref's handler, reading the request the server already received whole.
 
-    timeout = CONNECTION_TIMEOUT_SECONDS
+    wsgiref logs every request to stderr; an exporter scraped every 15 s should not.
+    """
 
     def log_message(self, format: str, *args: Any) -> None:
         # The request line only: headers (Authorization) are never logged.
         log.debug("http: " + format, *args)
 
+    def get_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environ()
+        if self.headers.get("Content-Type") is None:
+            # wsgiref fills in text/plain, a form type: the reload check must see "none sent".
+            environ["CONTENT_TYPE"] = ""
+        return environ
 
-class ExporterHTTPServer(ThreadingWSGIServer):
-    """A threading WSGI server whose TLS context can be swapped by a reload.
 
-    The TLS handshake happens in the request's own thread (not in accept()), so a slow or
-    silent client cannot stall other scrapes.
-    """
-
-    ssl_context: ssl.SSLContext | None = None
-    allow_reuse_address = True
-    # socketserver's default backlog of 5 drops SYNs when many scrapers connect at once, and
-    # a dropped SYN costs the client a 1 s (then 3 s) retransmission.
-    request_queue_size = 128
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        context = self.ssl_context
-        if context is None:
-            super().finish_request(request, client_address)
-            return
-        request.settimeout(CONNECTION_TIMEOUT_SECONDS)
-        try:
-            tls = context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as err:
-            log.debug("TLS handshake with %s failed: %s", client_address[0], err)
-            return
-        try:
-            super().finish_request(tls, client_address)
-        finally:
-            with contextlib.suppress(OSError):  # the client may have gone away first
-                tls.shutdown(socket.SHUT_RDWR)
-            tls.close()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("connection from %s ended with an error", client_address[0], exc_info=True)
+# The name other modules use; the bounds live in httpserver.
+ExporterHTTPServer = BoundedHTTPServer
 
 
 def split_listen_address(address: str) -> tuple[str, int]:

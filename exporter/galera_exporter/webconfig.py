@@ -14,25 +14,27 @@ Supported keys (anything else is an error, so a setting is never silently ignore
       http2: true                    # accepted and ignored (HTTP/1 only)
       headers: {X-Frame-Options: deny, ...}
     basic_auth_users:
-      alice: $2b$10$...              # bcrypt hashes ($2a$, $2b$, $2y$)
+      alice: $2b$10$...              # bcrypt hashes ($2a$, $2b$, $2y$), one cost for all, 4..19
+
+Every file it names, and the file itself, must be a regular file (a FIFO would hang the load).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import hashlib
+import errno
+import os
 import re
 import ssl
-import threading
-from collections.abc import Mapping
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import bcrypt
 import yaml
+
+from galera_exporter.auth import BCRYPT_MAX_COST, BasicAuth, bcrypt_cost
 
 CLIENT_AUTH_TYPES = {
     "": ssl.CERT_NONE,
@@ -67,8 +69,8 @@ ALLOWED_HEADERS = (
     "Content-Security-Policy",
 )
 BCRYPT_RE = re.compile(r"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")
-BCRYPT_MAX_PASSWORD_BYTES = 72
-AUTH_CACHE_SIZE = 1024
+# Certificates, keys and the web config are small; anything bigger is not what it claims.
+MAX_FILE_BYTES = 1 << 20
 
 
 class WebConfigError(Exception):
@@ -77,68 +79,6 @@ class WebConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-class BasicAuth:
-    """Checks `Authorization: Basic` against bcrypt hashes.
-
-    bcrypt costs ~80 ms per check at cost 10, so successful checks are cached under a SHA-256
-    of (user, password, hash): a scrape every 15 s pays bcrypt once, not every time. Failures
-    are never cached. An unknown user costs one bcrypt too, against a dummy hash of the same
-    cost, so timing does not tell which user names exist.
-    """
-
-    def __init__(self, users: Mapping[str, bytes]) -> None:
-        self._users = dict(users)
-        self._cache: set[bytes] = set()
-        self._lock = threading.Lock()
-        cost = max((int(h[4:6]) for h in users.values()), default=10)
-        self._dummy = (
-            bcrypt.hashpw(b"galera-exporter-dummy", bcrypt.gensalt(cost)) if users else b""
-        )
-
-    @property
-    def users(self) -> tuple[str, ...]:
-        return tuple(sorted(self._users))
-
-    def check_header(self, header: str | None) -> str | None:
-        """The user name if the header carries valid credentials, else None."""
-        if not header:
-            return None
-        scheme, _, encoded = header.strip().partition(" ")
-        if scheme.lower() != "basic":
-            return None
-        try:
-            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        user, sep, password = decoded.partition(":")
-        if not sep:
-            return None
-        return user if self.check(user, password) else None
-
-    def check(self, user: str, password: str) -> bool:
-        hashed = self._users.get(user)
-        secret = password.encode("utf-8")
-        if hashed is None or len(secret) > BCRYPT_MAX_PASSWORD_BYTES:
-            # Same cost as a real check. bcrypt ignores bytes past 72 (the bcrypt package
-            # refuses them): such a password is never accepted.
-            with contextlib.suppress(ValueError):
-                bcrypt.checkpw(secret[:BCRYPT_MAX_PASSWORD_BYTES], self._dummy)
-            return False
-        key = hashlib.sha256(b"\0".join((user.encode("utf-8"), secret, hashed))).digest()
-        if key in self._cache:
-            return True
-        try:
-            ok = bcrypt.checkpw(secret, hashed)
-        except ValueError:
-            ok = False
-        if ok:
-            with self._lock:
-                if len(self._cache) >= AUTH_CACHE_SIZE:
-                    self._cache.clear()
-                self._cache.add(key)
-        return ok
 
 
 @dataclass(frozen=True)
@@ -183,13 +123,46 @@ def _resolve(base: Path, name: str) -> str:
     return str(path if path.is_absolute() else base / path)
 
 
+@contextlib.contextmanager
+def open_regular(path: str) -> Iterator[int]:
+    """A descriptor of `path`, which must be a regular file of sane size; OSError otherwise.
+
+    Opened non-blocking and checked with fstat before anything reads it: a plain open() of a
+    FIFO waits for a writer, which hung start-up and reload. Readers then go through
+    /proc/self/fd/N, i.e. this very inode, so the file cannot be swapped between check and use.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise OSError(errno.EFBIG, f"larger than {MAX_FILE_BYTES} bytes")
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def fd_path(fd: int, path: str) -> str:
+    proc = f"/proc/self/fd/{fd}"
+    return proc if os.path.exists(proc) else path
+
+
 def _readable(path: str, where: str, problems: list[str]) -> bool:
     try:
-        with open(path, "rb"):
+        with open_regular(path):
             return True
     except OSError as err:
         problems.append(f"{where}: cannot read {path}: {err.strerror}")
         return False
+
+
+class _EncryptedKeyError(Exception):
+    """Raised by the password callback: the exporter never prompts for a key passphrase."""
+
+
+def _no_passphrase() -> bytes:
+    raise _EncryptedKeyError
 
 
 @dataclass(frozen=True)
@@ -284,14 +257,29 @@ def _tls_context(files: _TlsFiles, path: str, problems: list[str]) -> ssl.SSLCon
         context.minimum_version = files.versions.get("min_version", ssl.TLSVersion.TLSv1_2)
         if "max_version" in files.versions:
             context.maximum_version = files.versions["max_version"]
-        where = _where(path, "tls_server_config.cert_file")
-        # The ssl error names the problem (e.g. key values mismatch), never key material.
-        context.load_cert_chain(files.cert, files.key)
-        if files.ca:
-            where = _where(path, "tls_server_config.client_ca_file")
-            context.load_verify_locations(cafile=files.ca)
+        with contextlib.ExitStack() as stack:
+            where = _where(path, "tls_server_config.cert_file")
+            cert = fd_path(stack.enter_context(open_regular(files.cert)), files.cert)
+            where = _where(path, "tls_server_config.key_file")
+            key = fd_path(stack.enter_context(open_regular(files.key)), files.key)
+            where = _where(path, "tls_server_config.cert_file")
+            # The ssl error names the problem (e.g. key values mismatch), never key material.
+            # The callback stops OpenSSL from prompting on a terminal for a passphrase.
+            context.load_cert_chain(cert, key, password=_no_passphrase)
+            if files.ca:
+                where = _where(path, "tls_server_config.client_ca_file")
+                ca = fd_path(stack.enter_context(open_regular(files.ca)), files.ca)
+                context.load_verify_locations(cafile=ca)
+    except _EncryptedKeyError:
+        problems.append(
+            f"{_where(path, 'tls_server_config.key_file')}: {files.key} is protected by a "
+            "passphrase, which galera-exporter cannot ask for; store the key unencrypted "
+            "(openssl pkey -in KEY -out PLAIN) readable only by the exporter's user"
+        )
+        return None
     except (ssl.SSLError, OSError, ValueError) as err:
-        problems.append(f"{where}: cannot load: {getattr(err, 'reason', None) or err}")
+        reason = getattr(err, "reason", None) or getattr(err, "strerror", None) or err
+        problems.append(f"{where}: cannot load: {reason}")
         return None
     context.verify_mode = files.verify
     return context
@@ -307,11 +295,24 @@ def _users(raw: Any, path: str, problems: list[str]) -> dict[str, bytes]:
             # Never quote the value: it could be a plain-text password pasted by mistake.
             problems.append(f"{where}: not a bcrypt hash ($2a$/$2b$/$2y$, 60 characters)")
         else:
-            cost = int(hashed[4:6])
-            if not 4 <= cost <= 31:
-                problems.append(f"{where}: bcrypt cost {cost} out of range 4..31")
+            cost = bcrypt_cost(hashed.encode("ascii"))
+            if not 4 <= cost <= BCRYPT_MAX_COST:
+                # Refused rather than clamped: at cost 20 one check takes over a minute.
+                problems.append(
+                    f"{where}: bcrypt cost {cost} out of range 4..{BCRYPT_MAX_COST} "
+                    "(each step doubles the time of every login; 10 to 12 is usual)"
+                )
             else:
                 users[user] = hashed.encode("ascii")
+    costs = sorted({bcrypt_cost(h) for h in users.values()})
+    if len(costs) > 1:
+        # With two costs the time of a failed login tells which cost, and so whether the user
+        # exists; one cost lets unknown users be checked at exactly the real users' cost.
+        names = ", ".join(f"{u} ({bcrypt_cost(h)})" for u, h in sorted(users.items()))
+        problems.append(
+            f"{_where(path, 'basic_auth_users')}: all users must have the same bcrypt cost, "
+            f"got {names}: re-hash them with one cost (htpasswd -nbBC 10 USER PASSWORD)"
+        )
     return users
 
 
@@ -342,8 +343,8 @@ def load(path: str) -> WebSettings:
         return WebSettings()
     problems: list[str] = []
     try:
-        with open(path, encoding="utf-8") as handle:
-            raw = yaml.safe_load(handle)
+        with open_regular(path) as fd:
+            raw = yaml.safe_load(os.read(fd, MAX_FILE_BYTES + 1).decode("utf-8"))
     except OSError as err:
         raise WebConfigError([f"{path}: cannot read web config: {err.strerror}"]) from None
     except UnicodeDecodeError:

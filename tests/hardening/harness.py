@@ -133,11 +133,21 @@ class Exporter:
         assert response.status == 200, (response.status, response.body[:500])
         return response
 
-    def rss_kib(self) -> int:
+    def status_field(self, name: str) -> int:
+        """A number from /proc/PID/status: VmRSS, VmHWM (peak RSS) in KiB, Threads."""
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{name}:"):
                 return int(line.split()[1])
-        raise AssertionError("no VmRSS")
+        raise AssertionError(f"no {name}")
+
+    def rss_kib(self) -> int:
+        return self.status_field("VmRSS")
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the whole process (all threads)."""
+        stat = Path(f"/proc/{self.pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -156,6 +166,24 @@ class Exporter:
         wait_for(
             f"exporter pid {self.pid} gone", lambda: not process_alive(self.pid), 10, quiet=True
         )
+
+
+def offline_exporter(tmp_path: Path, *args: str, **kwargs: object) -> Exporter:
+    """An exporter with no mysqld behind it: /metrics still answers (galera_up 0), which is
+    all the HTTP tests need, and it leaves the machine's few cores to the server under test."""
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "GALERA_EXPORTER_MYSQL_SOCKET": str(tmp_path / "no-mysqld.sock"),
+    }
+    datadir = tmp_path / "datadir"
+    datadir.mkdir(exist_ok=True)
+    return Exporter(
+        [f"--galera.datadir={datadir}", "--mysql.timeout=0.5", *args],
+        tmp_path / "exporter.log",
+        env=env,
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 class FaultProxy:

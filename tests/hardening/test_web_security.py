@@ -204,7 +204,7 @@ def test_reload_keeps_the_last_good_config(
     main_config.write_text(f"galera:\n  datadir: {node.datadir}\n")
     exporter = Exporter(
         [f"--config.file={main_config}", f"--mysql.defaults-file={socket_cnf}",
-         f"--web.config.file={web}"],
+         f"--web.config.file={web}", "--web.enable-lifecycle"],
         tmp_path / "exporter.log", tls_ca=pki.ca,
     )  # fmt: skip
     alice = basic_auth(*ALICE)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import os
 import ssl
 import subprocess
+import time
 from pathlib import Path
 
 import bcrypt
 import pytest
 
 from galera_exporter import webconfig
+from galera_exporter.auth import BasicAuth, Verdict
 
 HASH = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(4)).decode()
 
@@ -64,16 +67,17 @@ def test_full_config_relative_paths(tmp_path: Path, cert: tuple[Path, Path]) -> 
 
 
 def test_basic_auth_checks(tmp_path: Path) -> None:
-    auth = webconfig.BasicAuth({"alice": HASH.encode(), "bob": ("$2y$" + HASH[4:]).encode()})
+    auth = BasicAuth({"alice": HASH.encode(), "bob": ("$2y$" + HASH[4:]).encode()})
 
     def header(user: str, password: str) -> str:
         return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
-    assert auth.check_header(header("alice", "s3cret")) == "alice"
-    assert auth.check_header(header("alice", "s3cret")) == "alice"  # from the cache
-    assert auth.check_header(header("bob", "s3cret")) == "bob"  # $2y$ hashes (htpasswd -B)
+    assert auth.check_header(header("alice", "s3cret")) is Verdict.OK
+    assert auth.check_header(header("alice", "s3cret")) is Verdict.OK  # from the cache
+    assert auth.check_header(header("bob", "s3cret")) is Verdict.OK  # $2y$ hashes (htpasswd -B)
     for bad in (
         header("alice", "wrong"),
+        header("alice", "wrong"),  # a cached failure stays a failure
         header("carol", "s3cret"),
         header("alice", "s3cret" + "x" * 70),
         "Basic",
@@ -84,7 +88,30 @@ def test_basic_auth_checks(tmp_path: Path) -> None:
         "Basic " + base64.b64encode(b"no-colon").decode(),
         "Basic " + base64.b64encode(b"\xff\xfe:x").decode(),
     ):
-        assert auth.check_header(bad) is None, bad
+        assert auth.check_header(bad) is Verdict.DENIED, bad
+
+
+def test_unknown_users_cost_what_known_users_cost() -> None:
+    """The dummy hash of unknown users has the users' cost, built without hashing at start."""
+    hashed = bcrypt.hashpw(b"pw", bcrypt.gensalt(11))
+    started = time.perf_counter()
+    auth = BasicAuth({"alice": hashed})
+    assert time.perf_counter() - started < 0.05  # no bcrypt at construction
+
+    def timed(user: str, password: str) -> float:
+        begin = time.perf_counter()
+        assert auth.check(user, password) is Verdict.DENIED
+        return time.perf_counter() - begin
+
+    # The guarantee is structural (the dummy hash has the users' cost); the timing shows it.
+    assert auth.cost == 11
+    runs = [(timed("alice", f"wrong-{i}"), timed("mallory", f"wrong-{i}")) for i in range(7)]
+    known, unknown = min(r[0] for r in runs), min(r[1] for r in runs)
+    print(f"cost 11: known user {known * 1000:.0f} ms, unknown user {unknown * 1000:.0f} ms")
+    # Loose: the machine is shared; a cost off by one would be a factor of 2.
+    assert abs(known - unknown) < 0.4 * known
+    with pytest.raises(ValueError, match="different bcrypt costs"):
+        BasicAuth({"a": hashed, "b": HASH.encode()})
 
 
 @pytest.mark.parametrize(
@@ -149,3 +176,48 @@ def test_missing_file(tmp_path: Path) -> None:
     assert info.value.problems == [
         f"{tmp_path / 'absent.yml'}: cannot read web config: No such file or directory"
     ]
+
+
+def test_bcrypt_cost_bounds_and_one_cost(tmp_path: Path) -> None:
+    # Cost 20 takes over a minute per check: refused at load, located, and fast.
+    slow = "$2b$20$" + HASH[7:]
+    started = time.monotonic()
+    found = problems(tmp_path, f"basic_auth_users:\n  alice: '{slow}'\n")
+    assert time.monotonic() - started < 1
+    assert any("basic_auth_users.alice: bcrypt cost 20 out of range 4..19" in p for p in found)
+    other = bcrypt.hashpw(b"x", bcrypt.gensalt(5)).decode()
+    found = problems(tmp_path, f"basic_auth_users:\n  alice: '{HASH}'\n  bob: '{other}'\n")
+    assert any("same bcrypt cost" in p and "alice (4), bob (5)" in p for p in found), found
+
+
+def test_fifo_and_oversized_files_are_refused(tmp_path: Path, cert: tuple[Path, Path]) -> None:
+    c, k = cert
+    fifo = tmp_path / "fifo.pem"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    found = problems(tmp_path, f"tls_server_config:\n  cert_file: {fifo}\n  key_file: {k}\n")
+    assert any(f"cert_file: cannot read {fifo}: not a regular file" in p for p in found), found
+    found = problems(tmp_path, f"tls_server_config:\n  cert_file: {c}\n  key_file: {fifo}\n")
+    assert any(f"key_file: cannot read {fifo}: not a regular file" in p for p in found), found
+    with pytest.raises(webconfig.WebConfigError) as info:
+        webconfig.load(str(fifo))
+    assert info.value.problems == [f"{fifo}: cannot read web config: not a regular file"]
+    assert time.monotonic() - started < 2
+    big = tmp_path / "big.pem"
+    big.write_bytes(b"x" * (webconfig.MAX_FILE_BYTES + 1))
+    found = problems(tmp_path, f"tls_server_config:\n  cert_file: {big}\n  key_file: {k}\n")
+    assert any("cert_file: cannot read" in p and "larger than" in p for p in found), found
+
+
+def test_passphrase_key_is_a_clear_error(tmp_path: Path, cert: tuple[Path, Path]) -> None:
+    c, k = cert
+    encrypted = tmp_path / "enc.key"
+    subprocess.run(
+        ["openssl", "pkey", "-in", str(k), "-out", str(encrypted), "-aes256", "-passout",
+         "pass:secret-passphrase"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    found = problems(tmp_path, f"tls_server_config:\n  cert_file: {c}\n  key_file: {encrypted}\n")
+    assert len(found) == 1, found
+    assert f"tls_server_config.key_file: {encrypted} is protected by a passphrase" in found[0]
+    assert "Errno" not in found[0]
