@@ -102,6 +102,12 @@ class StatusReader:
         path = t.socket or DEFAULT_SOCKET
         where = f"{t.host}:{t.port}" if use_tcp else path
         try:
+            tls = t.tls.connect_args()  # ssl-* from the option file; may raise OSError
+            if not tls and not use_tcp:
+                # Nothing said about TLS and a local socket: PyMySQL would still build a
+                # default TLS context (loading the system CA bundle) for every connection,
+                # ~55 ms of CPU per scrape while mysqld is down (54.8 -> 0.2 ms measured).
+                tls = {"ssl_disabled": True}
             conn = pymysql.connect(
                 user=t.user or "",
                 password=t.password.reveal() if t.password else "",
@@ -115,7 +121,7 @@ class StatusReader:
                 charset="utf8mb4",
                 program_name="galera-exporter",
                 defer_connect=True,
-                **t.tls.connect_args(),  # ssl-* from the option file; may raise OSError
+                **tls,
             )
             # The socket is opened here, not by pymysql: it leaves a unix socket open when
             # connect() fails (one leaked descriptor per failed scrape), and the watchdog must
