@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
+from galera_exporter import advice as texts
 from galera_exporter.decision import Decision, NodeFacts, decide, facts_from_samples
-from tests.rules import texts
 from tests.rules.series import (
     ZERO_UUID,
     Crashed,

@@ -1,8 +1,9 @@
-"""The scenario alerts' texts as the decision model says they must read, written in Python.
+"""The recovery advice of the decision model as sentences: the scenario alerts' texts.
 
 rules/generate.py writes the same sentences as Go templates over the recorded series; the
 promtool tests compare both, so a template that reads the wrong series, or a rule that records
-something other than the model, fails.
+something other than the model, fails. galera-advisor prints these very functions' output, so
+its next step is the alert's description for the same state by construction.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def no_candidate(decision: Decision, split_brain_24h: bool) -> str:
 
 def bootstrap_step(decision: Decision) -> str:
     node = decision.candidate
-    assert node is not None
+    if node is None:
+        raise ValueError("bootstrap_step needs a decision that names a candidate")
     if decision.force:
         if decision.states[node] == "non_primary":
             text = (
