@@ -343,3 +343,15 @@ def test_parallel_fetch_wall_time(server: PageServer) -> None:
     took = time.monotonic() - started
     assert all(s.samples for s in scrapes)
     assert took < 1.2, took
+
+
+def test_page_missing_a_label_the_model_reads(
+    server: PageServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """galera_cluster_status without its status label: the model would fail on it; the node is
+    reported as not observed instead of the advisor crashing."""
+    page = b'galera_up 1\ngalera_cluster_status{state="Primary"} 1\n'
+    args = serve(server, node1=golden("synced"), node2=page)
+    code, out = advise(capsys, *args)
+    assert out["nodes"][1]["error"] == "malformed galera-exporter page (no label 'status')"
+    assert (out["nodes"][1]["state"], code) == ("unobservable", 1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from galera_exporter import advice
@@ -132,16 +132,25 @@ class Report:
 
 def _one(samples: Samples, metric: str, label: str) -> str | None:
     return next(
-        (dict(lab)[label] for (n, lab), v in samples.items() if n == metric and v == 1), None
+        (dict(lab).get(label) for (n, lab), v in samples.items() if n == metric and v == 1), None
     )
 
 
 def build(scrapes: Sequence[Scrape], cluster: str = "", seconds: float = 0.0) -> Report:
     nodes_facts = []
     extra: dict[str, tuple[str | None, bool | None, str | None]] = {}
-    for s in scrapes:
+    checked = []
+    for given in scrapes:
+        s = given
+        try:
+            facts = facts_from_samples(
+                s.target.name, s.samples or {}, scraped=s.samples is not None
+            )
+        except KeyError as err:  # a series without the label the model reads: not trusted
+            s = replace(s, samples=None, error=f"malformed galera-exporter page (no label {err})")
+            facts = facts_from_samples(s.target.name, {}, scraped=False)
+        checked.append(s)
         samples = s.samples or {}
-        facts = facts_from_samples(s.target.name, samples, scraped=s.samples is not None)
         nodes_facts.append(facts)
         ready = samples.get(("galera_backend_ready", ()))
         extra[s.target.name] = (
@@ -164,7 +173,7 @@ def build(scrapes: Sequence[Scrape], cluster: str = "", seconds: float = 0.0) ->
             local_state=extra[f.name][0],
             backend_ready=extra[f.name][1],
         )
-        for s, f in zip(scrapes, nodes_facts, strict=True)
+        for s, f in zip(checked, nodes_facts, strict=True)
     )
     primary = [f for f in nodes_facts if decision.states[f.name] == "primary"]
     steps = advice.steps(
