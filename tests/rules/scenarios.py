@@ -68,7 +68,7 @@ class Case:
     target_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-AUTO = ""  # the description the decision model implies (tests/rules/texts.py)
+AUTO = ""  # the description the decision model implies (galera_exporter.advice)
 
 
 def fire(alert: str, description: str = AUTO, **labels: str) -> tuple[str, dict[str, str], str]:
