@@ -149,3 +149,22 @@ def test_hand_cases_agree(
             assert report.ONE_INSTANT in out["notes"]
         return
     assert out["bootstrap_node"] == named, (case.name, at)
+
+
+def test_split_brain_history_is_the_known_difference(
+    server: PageServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The one place the advisor and the rules differ, by design (docs/advisor.md): after a
+    split brain the rules distrust the minority's safe_to_bootstrap for 24 h; the advisor sees
+    one instant, names that node, and says why it may be wrong, every time it names one."""
+    (check,) = [
+        h for h in HAND
+        if h.case.name.startswith("split brain, then the minority node3 is stopped cleanly")
+    ]  # fmt: skip
+    assert check.labels["advice"] == "verify"  # the rules name no node
+    at = s(check.at)
+    out = advise(server, "split-brain-history", check.case, check.cluster,
+                 states_at(check.case, at), capsys=capsys)  # fmt: skip
+    assert (out["scenario"], out["bootstrap_node"]) == ("stopped", "node3")
+    assert out["notes"][0] == report.ONE_INSTANT
+    assert "GaleraSplitBrainHealed" in out["notes"][0]
