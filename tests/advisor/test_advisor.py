@@ -355,3 +355,19 @@ def test_page_missing_a_label_the_model_reads(
     code, out = advise(capsys, *args)
     assert out["nodes"][1]["error"] == "malformed galera-exporter page (no label 'status')"
     assert (out["nodes"][1]["state"], code) == ("unobservable", 1)
+
+
+def test_no_access_is_not_called_down(
+    server: PageServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """mysqld refusing the exporter's login is not a stopped mysqld: no_access, 'no answer'."""
+    page = golden("synced").replace(b"galera_up 1.0", b"galera_up 0.0")
+    page = page.replace(
+        b'galera_mysql_error{kind="auth"} 0.0', b'galera_mysql_error{kind="auth"} 1.0'
+    )
+    args = serve(server, node1=golden("synced"), node2=golden("synced"), node3=page)
+    assert cli.main(args) == 1
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("node3 "))
+    assert row.split()[1:3] == ["no", "answer"] and "(auth)" in row and row.endswith("no_access")
+    assert "mysqld on node3 answers but refuses the exporter (auth)" in out

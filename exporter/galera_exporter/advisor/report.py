@@ -219,7 +219,12 @@ def _row(node: NodeReport) -> tuple[str, ...]:
     f = node.facts
     if node.error is not None:
         return (node.name, "?", "", "", "", "", "", "", "", "", node.state)
-    mysqld = "up" if f.mysql_up else f"down ({f.mysql_error or '?'})"
+    if f.mysql_up:
+        mysqld = "up"
+    elif f.mysql_error == "refused":
+        mysqld = "down (refused)"
+    else:  # running or hung, but not answering the exporter: auth, timeout, ...
+        mysqld = f"no answer ({f.mysql_error or '?'})"
     recovered = f"{f.recovered_seqno}" if f.recovered_seqno is not None else None
     backend = None if node.backend_ready is None else ("ready" if node.backend_ready else "no")
     return (
