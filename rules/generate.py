@@ -3,7 +3,7 @@
 The alerts' templates are assembled from shared fragments, so a sentence used by several alerts
 (the evidence, the bootstrap step, why no node is named) is written once and reads the same in
 each. tests/rules/test_rules.py checks the committed file equals what this writes, and
-tests/rules/texts.py writes the same sentences in Python to check the templates.
+galera_exporter/advice.py writes the same sentences in Python to check the templates.
 """
 
 from __future__ import annotations

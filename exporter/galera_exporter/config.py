@@ -341,7 +341,7 @@ def load(
     config_file = flags.get("config_file") or ""
     raw: dict[str, Any] = _read_yaml(config_file, problems) if config_file else {}
     label = config_file or "config"
-    known = set(SECTIONS) | {"collectors"}
+    known = set(SECTIONS) | {"collectors", "advisor"}  # advisor: galera-advisor's, not ours
     for unknown in sorted(set(raw) - known, key=str):
         problems.append(f"{label}: {unknown}: unknown section (known: {', '.join(sorted(known))})")
 

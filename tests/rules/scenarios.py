@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
+from galera_exporter import advice as texts
 from galera_exporter.decision import Decision, NodeFacts, decide, facts_from_samples
-from tests.rules import texts
 from tests.rules.series import (
     ZERO_UUID,
     Crashed,
@@ -68,7 +68,7 @@ class Case:
     target_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-AUTO = ""  # the description the decision model implies (tests/rules/texts.py)
+AUTO = ""  # the description the decision model implies (galera_exporter.advice)
 
 
 def fire(alert: str, description: str = AUTO, **labels: str) -> tuple[str, dict[str, str], str]:

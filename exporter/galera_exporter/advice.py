@@ -1,11 +1,14 @@
-"""The scenario alerts' texts as the decision model says they must read, written in Python.
+"""The recovery advice of the decision model as sentences: the scenario alerts' texts.
 
 rules/generate.py writes the same sentences as Go templates over the recorded series; the
 promtool tests compare both, so a template that reads the wrong series, or a rule that records
-something other than the model, fails.
+something other than the model, fails. galera-advisor prints these very functions' output, so
+its next step is the alert's description for the same state by construction.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from galera_exporter.decision import Decision
 
@@ -88,7 +91,8 @@ def no_candidate(decision: Decision, split_brain_24h: bool) -> str:
 
 def bootstrap_step(decision: Decision) -> str:
     node = decision.candidate
-    assert node is not None
+    if node is None:
+        raise ValueError("bootstrap_step needs a decision that names a candidate")
     if decision.force:
         if decision.states[node] == "non_primary":
             text = (
@@ -210,3 +214,96 @@ def scenario_alert(decision: Decision) -> tuple[str, dict[str, str]] | None:
     if decision.candidate:
         return alert, {"advice": "bootstrap", "instance": decision.candidate}
     return alert, {"advice": "verify"}
+
+
+# ------------------------------------------------------------------ galera-advisor's steps
+# The alerts above cover the scenarios that need a recovery; the advisor also answers for a
+# cluster that serves, in the same words as the per-node warnings.
+def node_step(  # noqa: PLR0911 - one text per node state
+    decision: Decision, name: str, why: str | None = None
+) -> str | None:
+    """What to do about one node that is not in the Primary component (None: nothing)."""
+    state = decision.states[name]
+    peers = listing(decision, {"primary"}, with_state=False)
+    if state == "non_primary":
+        return (
+            f"{name} is up but non-Primary while {peers} form the Primary component: it cannot"
+            f" reach them and refuses queries. Fix the network between {name} and its peers"
+            f" (gcomm port 4567); it rejoins by itself. Do NOT bootstrap {name}: that creates a"
+            " split brain."
+        )
+    if state == "stopped":
+        return (
+            f"mysqld on {name} was shut down cleanly; when the maintenance is over, restart it"
+            f" with {RESTART} on {name}."
+        )
+    if state in ("crashed", "down"):
+        return (
+            f"mysqld on {name} is down and was not stopped cleanly (crash, kill, power loss):"
+            f" restart it with {RESTART} on {name}; it rejoins by itself."
+        )
+    if state == "joining":
+        return (
+            f"{name} is receiving a state transfer (SST): wait for it to finish; do not restart"
+            " it (that aborts the transfer)."
+        )
+    if state == "no_access":
+        return (
+            f"mysqld on {name} answers but refuses the exporter ({why or 'no access'}): check"
+            " the exporter's account and max_connections, and run `sudo cfg-cm-cluster"
+            f" --show-cluster-status` on {name}."
+        )
+    if state == "unobservable":
+        return (
+            f"{name} cannot be observed ({why or 'unknown'}): check that the host is up and"
+            f" galera-exporter runs, and run `sudo cfg-cm-cluster --show-cluster-status` on"
+            f" {name}. Never bootstrap it while the others are Primary."
+        )
+    return None
+
+
+def split_brain_step(cluster: str, sides: Mapping[str, str]) -> str:
+    """sides: Primary node -> its component's members."""
+    listed = "; ".join(f"{n} in [{m}]" for n, m in sorted(sides.items()))
+    components = len(set(sides.values()))
+    return (
+        f"Cluster {cluster} has {components} Primary components that each accept writes, so"
+        f" their data is diverging now. Sides: {listed}. Stop writes, keep one side, stop mysqld"
+        " on the nodes of the other side(s), and rejoin them with a full SST from an empty"
+        " datadir (a rejoin by IST keeps their divergent rows)."
+    )
+
+
+def uuid_conflict_step(histories: Mapping[str, str]) -> str:
+    """histories: Primary node -> its cluster_state_uuid."""
+    listed = "; ".join(f"{n} {u}" for n, u in sorted(histories.items()))
+    return (
+        f"The Primary nodes given report different cluster UUIDs: {listed}. These are different"
+        " clusters: run the advisor on the nodes of one cluster at a time."
+    )
+
+
+def steps(
+    decision: Decision,
+    cluster: str,
+    *,
+    split_brain_24h: bool = False,
+    sides: Mapping[str, str] | None = None,
+    histories: Mapping[str, str] | None = None,
+    why: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The next step(s) for `decision`: for a scenario alert exactly its description."""
+    alert = SCENARIO_ALERTS.get(decision.scenario)
+    if alert is not None:
+        return [description(alert, cluster, decision, split_brain_24h)]
+    if decision.scenario == "healthy":
+        return [
+            f"Nothing to do: all {len(decision.states)} nodes of cluster {cluster} are in one"
+            " Primary component."
+        ]
+    if decision.scenario == "split_brain":
+        return [split_brain_step(cluster, sides or {})]
+    if decision.scenario == "uuid_conflict":
+        return [uuid_conflict_step(histories or {})]
+    found = (node_step(decision, n, (why or {}).get(n)) for n in sorted(decision.states))
+    return [step for step in found if step]
