@@ -161,35 +161,51 @@ class StatusReader:
             )
         watchdog = _Watchdog(started + timeout)
         try:
-            remaining = max(timeout - (time.monotonic() - started), 0.05)
-            if self._conn is None:
-                self._conn = self._connect(remaining, watchdog)
-            else:
-                watchdog.arm(self._conn._sock)  # type: ignore[attr-defined]
-            conn = self._conn
-            # pymysql applies _read_timeout/_write_timeout on every socket operation; setting
-            # them per scrape lets a short X-Prometheus-Scrape-Timeout-Seconds bound this query.
-            untyped: Any = conn  # the attributes are private to pymysql, absent from its stubs
-            remaining = max(timeout - (time.monotonic() - started), 0.05)
-            untyped._read_timeout = remaining
-            untyped._write_timeout = remaining
+            kept = self._conn is not None
             try:
-                with conn.cursor() as cursor:
-                    self.queries += 1
-                    cursor.execute(STATUS_QUERY)
-                    status = {_text(k): _text(v) for k, v in cursor.fetchall()}
-                    self.queries += 1
-                    cursor.execute(VARIABLES_QUERY)
-                    variables = {_text(k): _text(v) for k, v in cursor.fetchall()}
+                state = self._query(started, timeout, watchdog)
             except (pymysql.err.MySQLError, OSError) as err:
                 self._drop()
-                raise _classify(err, "query", watchdog) from None
+                if not (kept and not watchdog.fired and _connection_lost(err)):
+                    raise _classify(err, "query", watchdog) from None
+                # The connection kept from an earlier scrape died with its server (a restart,
+                # a stop): one fresh attempt tells what the server says now - refused, or the
+                # restarted node's state - instead of a one-scrape "unobservable" blip.
+                log.debug("kept connection lost (%s); reconnecting once", _describe(err))
+                try:
+                    state = self._query(started, timeout, watchdog)
+                except (pymysql.err.MySQLError, OSError) as again:
+                    self._drop()
+                    raise _classify(again, "query", watchdog) from None
             if watchdog.fired:  # cut right after the last byte: the connection is unusable
                 self._drop()
-            return ServerState(status, variables)
+            return state
         finally:
             watchdog.cancel()
             self._lock.release()
+
+    def _query(self, started: float, timeout: float, watchdog: _Watchdog) -> ServerState:
+        """Both statements over the kept connection, connecting first if there is none."""
+        remaining = max(timeout - (time.monotonic() - started), 0.05)
+        if self._conn is None:
+            self._conn = self._connect(remaining, watchdog)
+        else:
+            watchdog.arm(self._conn._sock)  # type: ignore[attr-defined]
+        conn = self._conn
+        # pymysql applies _read_timeout/_write_timeout on every socket operation; setting
+        # them per scrape lets a short X-Prometheus-Scrape-Timeout-Seconds bound this query.
+        untyped: Any = conn  # the attributes are private to pymysql, absent from its stubs
+        remaining = max(timeout - (time.monotonic() - started), 0.05)
+        untyped._read_timeout = remaining
+        untyped._write_timeout = remaining
+        with conn.cursor() as cursor:
+            self.queries += 1
+            cursor.execute(STATUS_QUERY)
+            status = {_text(k): _text(v) for k, v in cursor.fetchall()}
+            self.queries += 1
+            cursor.execute(VARIABLES_QUERY)
+            variables = {_text(k): _text(v) for k, v in cursor.fetchall()}
+        return ServerState(status, variables)
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -286,6 +302,18 @@ def _classify(err: BaseException, stage: str, watchdog: _Watchdog) -> DatabaseEr
     if stage == "connect" and code in (2002, 2003) and _refused_text(str(err)):
         return DatabaseError("connect", detail, "refused")
     return DatabaseError(stage, detail, "other")
+
+
+# "MySQL server has gone away", "Lost connection to MySQL server during query", and the
+# interface errors of a connection pymysql already knows is dead.
+_LOST_CODES = frozenset({2006, 2013, 2055})
+
+
+def _connection_lost(err: BaseException) -> bool:
+    if isinstance(err, pymysql.err.InterfaceError | BrokenPipeError | ConnectionResetError):
+        return True
+    code = err.args[0] if err.args and isinstance(err.args[0], int) else None
+    return isinstance(err, pymysql.err.OperationalError) and code in _LOST_CODES
 
 
 def _refused_text(text: str) -> bool:
