@@ -70,12 +70,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     terminalreporter.section("alerts on the real lab (seconds from fault)")
     terminalreporter.write_line(
-        f"{'scenario':<16}{'alert':<38}{'state':>8}{'to state':>9}{'notified':>9}"
+        f"{'scenario':<19}{'alert':<38}{'state':>8}{'to state':>9}{'notified':>9}"
         f"{'recovered':>10}{'resolved':>9}  bootstrap_node"
     )
     for row in RESULTS:
         terminalreporter.write_line(
-            f"{row['scenario']:<16}{row['alert']:<38}{row['state']:>8}"
+            f"{row['scenario']:<19}{row['alert']:<38}{row['state']:>8}"
             f"{row.get('fired', 0.0):>9.1f}{row.get('notified', float('nan')):>9.1f}"
             f"{'yes' if row.get('recovered') else 'no':>10}"
             f"{row.get('resolved', float('nan')):>9.1f}  {row.get('bootstrap_node', '-')}"
