@@ -75,6 +75,10 @@ class Watch:
             self.named_at_once.append(at_once)
         return alerts
 
+    def poll(self) -> None:
+        """Record what is active now (for waits on something other than an alert)."""
+        self._poll()
+
     def named_nodes(self) -> set[str]:
         """Every node any alert named for a bootstrap since the fault."""
         return set().union(*self.named.values()) if self.named else set()

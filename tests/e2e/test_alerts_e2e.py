@@ -350,6 +350,38 @@ def test_survivor_unobservable_after_two_stopped_names_no_node(healthy: Lab) -> 
     named_only(watch, set())
 
 
+def test_joiner_in_sst_is_never_crashed(healthy: Lab) -> None:
+    """Issue 11: a joiner in a full SST while another node is stopped refuses connections
+    like a dead mysqld, but it is joining (sst_in_progress marker): restarting it, as
+    GaleraNodeCrashed would say, aborts the transfer."""
+    lab = healthy
+    joiner = instance(lab, 2)
+    watch = Watch(lab, "sst-joiner")
+    lab.scenario("one-stopped")  # node1 stopped: the Primary component misses a member
+    faults.wipe(lab.node(2))  # an empty datadir: its next start is a full SST from node3
+    ok(lab.cfg_cm_cluster(2, "--restart-node", "--no-wait"))
+    states: list[str] = []
+
+    def joined() -> bool:
+        watch.poll()
+        for series in lab.stack.query(f'instance:galera_node:state{{instance="{joiner}"}}'):
+            state = series["metric"]["state"]  # type: ignore[index]
+            if not states or states[-1] != state:
+                states.append(state)
+        return lab.node(2).synced()
+
+    wait_for("node2 Synced after a full SST", joined, 120.0, interval=1.0)
+    print(f"[e2e] joiner states seen in Prometheus: {states}")
+    assert "joining" in states, states
+    assert not {"crashed", "down"} & set(states), states
+    assert "GaleraNodeCrashed" not in watch.seen_active, watch.seen_active
+    ok(lab.cfg_cm_cluster(1, "--restart-node"))
+    lab.cluster.wait_healthy(timeout=60.0)
+    never(watch, {"GaleraQuorumLost", "GaleraClusterCrashed"})
+    never(watch, BLIND, pending_too=False)
+    named_only(watch, set())
+
+
 def test_backend_not_ready(healthy: Lab) -> None:
     lab = healthy
     labels = {"instance": instance(lab, 2)}
