@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -61,10 +62,24 @@ def read_cmdline(pid: int) -> tuple[str, ...]:
     return tuple(part.decode(errors="replace") for part in raw.split(b"\0") if part)
 
 
+def settled_cmdline(pid: int, timeout: float = 2.0) -> tuple[str, ...]:
+    """The pid's /proc cmdline once it reads non-empty, or () if the process is gone.
+
+    Right after a spawn (and while a process execs) /proc/<pid>/cmdline can read empty for a
+    moment: a stop() in that window took the process for a stranger and left it running.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        cmdline = read_cmdline(pid)
+        if cmdline or not process_alive(pid) or time.monotonic() >= deadline:
+            return cmdline
+        time.sleep(0.01)
+
+
 def is_running(proc: Tracked) -> bool:
     """Alive, not a zombie, and still the program we started (pids get reused)."""
     _reap(proc.pid)
-    return process_alive(proc.pid) and read_cmdline(proc.pid) == proc.cmdline
+    return process_alive(proc.pid) and settled_cmdline(proc.pid) == proc.cmdline
 
 
 def spawn(
@@ -83,8 +98,8 @@ def spawn(
             env={**os.environ, **(env or {})},
         )
     _SPAWNED[proc.pid] = proc
-    # Popen returns after exec succeeded, so /proc already shows the new program.
-    return Tracked(name, proc.pid, read_cmdline(proc.pid) or tuple(args), str(log))
+    # Popen returns after exec succeeded, but /proc may show an empty cmdline for a moment.
+    return Tracked(name, proc.pid, settled_cmdline(proc.pid) or tuple(args), str(log))
 
 
 def stop(proc: Tracked, timeout: float = 15.0) -> bool:

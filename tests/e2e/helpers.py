@@ -46,6 +46,10 @@ class Watch:
     seen_active: set[str] = field(default_factory=set)
     row: dict[str, Any] = field(default_factory=dict)
     fault_active: set[str] = field(default_factory=set)  # active before the runbook step
+    # bootstrap_node annotations seen on any active alert (pending or firing), by alert name
+    named: dict[str, set[str]] = field(default_factory=dict)
+    # polls where active alerts named more than one node for a bootstrap at once
+    named_at_once: list[set[str]] = field(default_factory=list)
 
     def fault_phase_done(self) -> None:
         """The alert is there; what was active until now is the fault's doing alone."""
@@ -57,11 +61,27 @@ class Watch:
 
     def _poll(self) -> list[dict[str, Any]]:
         alerts: list[dict[str, Any]] = self.lab.stack.alerts()
+        at_once: set[str] = set()
         for alert in alerts:
-            self.seen_active.add(alert["labels"]["alertname"])
+            name = alert["labels"]["alertname"]
+            self.seen_active.add(name)
             if alert["state"] == "firing":
-                self.seen_firing.add(alert["labels"]["alertname"])
+                self.seen_firing.add(name)
+            node = alert.get("annotations", {}).get("bootstrap_node")
+            if node is not None:
+                self.named.setdefault(name, set()).add(node)
+                at_once.add(node)
+        if len(at_once) > 1:
+            self.named_at_once.append(at_once)
         return alerts
+
+    def poll(self) -> None:
+        """Record what is active now (for waits on something other than an alert)."""
+        self._poll()
+
+    def named_nodes(self) -> set[str]:
+        """Every node any alert named for a bootstrap since the fault."""
+        return set().union(*self.named.values()) if self.named else set()
 
     def alert(
         self, name: str, labels: dict[str, str], state: str = "firing", timeout: float = 150.0
@@ -81,9 +101,10 @@ class Watch:
         found = wait_for(f"{name} {labels} {state} in Prometheus", probe, timeout, interval=1.0)
         self.row = {
             "scenario": self.scenario,
-            "alert": name,
+            "alert": name + (f"/{labels['advice']}" if "advice" in labels else ""),
             "state": state,
             "fired": self.elapsed(),
+            "bootstrap_node": found.get("annotations", {}).get("bootstrap_node", "-"),
         }
         RESULTS.append(self.row)
         return found
@@ -130,6 +151,30 @@ class Watch:
             interval=1.0,
         )
         self.row["resolved"] = self.elapsed()
+
+
+def named_only(watch: Watch, expected: set[str]) -> None:
+    """No alert ever named another node for a bootstrap, nor two nodes at once."""
+    assert watch.named_nodes() <= expected, watch.named
+    assert not watch.named_at_once, watch.named_at_once
+
+
+def bootstrap_twin(alert: dict[str, Any], node: str) -> None:
+    """The alert names `node` three times, consistently: label, annotation and text."""
+    assert alert["labels"]["advice"] == "bootstrap"
+    assert alert["labels"]["instance"] == node
+    assert alert["annotations"]["bootstrap_node"] == node
+    assert f"On {node}: run `sudo cfg-cm-cluster" in alert["annotations"]["description"] or (
+        f"On {node}: stop mysqld first" in alert["annotations"]["description"]
+    )
+
+
+def verify_twin(alert: dict[str, Any]) -> None:
+    """The alert names no node: no instance label, no bootstrap_node annotation."""
+    assert alert["labels"]["advice"] == "verify"
+    assert "instance" not in alert["labels"]
+    assert "bootstrap_node" not in alert["annotations"]
+    assert "No node can be named for a bootstrap yet" in alert["annotations"]["description"]
 
 
 def wait_quiet(lab: Lab, allowed: frozenset[str] = frozenset(), timeout: float = 180.0) -> None:
