@@ -76,7 +76,11 @@ def test_product_wheel_holds_the_exporter_only(source: Path, tmp_path: Path) -> 
     assert {"cfgcm", "faults", "node", "scenarios"} <= lab_only
     shipped = {Path(n).stem for n in names if n.endswith(".py")}
     assert not shipped & lab_only, shipped & lab_only
-    assert console_scripts(wheel) == {"galera-exporter": "galera_exporter.cli:main"}
+    # The product's commands: the exporter and the read-only advisor; never the lab.
+    assert console_scripts(wheel) == {
+        "galera-exporter": "galera_exporter.cli:main",
+        "galera-advisor": "galera_exporter.advisor.cli:main",
+    }
     metadata = Parser().parsestr(dist_info(wheel, "METADATA"))
     assert metadata["Name"] == "galera-exporter"
 
@@ -111,7 +115,7 @@ def test_dev_install_has_the_lab_as_its_own_distribution() -> None:
     # `in`, not `==`: a venv with system site-packages also sees an older system-wide install.
     assert "galera-lab" in metadata.packages_distributions().get("galera_lab", [])
     scripts = {ep.name for ep in metadata.distribution("galera-exporter").entry_points}
-    assert scripts == {"galera-exporter"}
+    assert scripts == {"galera-exporter", "galera-advisor"}
     lab = shutil.which("galera-lab")
     assert lab, "galera-lab is not on PATH: run scripts/install-deps.sh"
     result = subprocess.run(
