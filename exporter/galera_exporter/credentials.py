@@ -37,16 +37,6 @@ BOOL_TRUE = ("1", "on", "true")  # my_getopt's get_bool_argument(); anything els
 BOOL_FALSE = ("0", "off", "false")
 
 
-# PyMySQL sends a str password encoded as Latin-1, where the mariadb client sends the file's
-# bytes (UTF-8): a non-ASCII password would fail to log in, or raise an encoding error that
-# quotes one of its characters. Refused with a clear message until the connection passes bytes.
-NON_ASCII = "password: characters outside ASCII are not supported yet"
-
-
-def _sendable(password: str) -> bool:
-    return password.isascii()
-
-
 class Secret:
     """A string that never shows itself in repr/str, so it cannot leak into logs or errors."""
 
@@ -268,9 +258,7 @@ class _Chosen:
                 return
         if name in STRING_OPTIONS or name in TLS_PATH_OPTIONS:
             text = _text(option, name, problems)
-            if text is not None and name == "password" and not _sendable(text):
-                problems.append(f"{option.where}: [{option.group.decode('latin-1')}] {NON_ASCII}")
-            elif text is not None:
+            if text is not None:
                 self.values[name] = text
                 self.sources[name] = option
                 if name in TLS_PATH_OPTIONS:
@@ -342,9 +330,6 @@ def read_password_file(path: str, problems: list[str], warnings: list[str]) -> S
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         problems.append(f"{where}: not valid UTF-8")
-        return None
-    if not _sendable(text):
-        problems.append(f"{where}: {NON_ASCII}")
         return None
     warning = exposure_warning(path, info, "the password file")
     if warning:

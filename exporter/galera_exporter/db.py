@@ -110,7 +110,10 @@ class StatusReader:
                 tls = {"ssl_disabled": True}
             conn = pymysql.connect(
                 user=t.user or "",
-                password=t.password.reveal() if t.password else "",
+                # Bytes, not str: PyMySQL encodes a str password as Latin-1, where the mariadb
+                # client sends the option file's bytes (UTF-8), so a non-ASCII password would
+                # not log in (or fail with an encoding error quoting one of its characters).
+                password=t.password.reveal().encode("utf-8") if t.password else b"",
                 host=t.host if use_tcp else None,
                 port=t.port,
                 unix_socket=None if use_tcp else path,

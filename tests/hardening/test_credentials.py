@@ -21,7 +21,9 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 WRONG_PASSWORD = "Wrong-9kq-LEAKCANARY-TWO"  # noqa: S105 - a canary
 # With the characters option files treat specially: '#', ';', a space, a double quote.
 ODD_PASSWORD = 'Odd#9kq LEAKCANARY;3"Zb'  # noqa: S105 - a canary
-CANARIES = (DISTINCTIVE_PASSWORD, WRONG_PASSWORD, ODD_PASSWORD)
+# Outside ASCII: the client sends the file's UTF-8 bytes, and so must the exporter.
+UTF8_PASSWORD = "Pässwörd€-LEAKCANARY-4"  # noqa: S105 - a canary
+CANARIES = (DISTINCTIVE_PASSWORD, WRONG_PASSWORD, ODD_PASSWORD, UTF8_PASSWORD)
 
 
 def proc_text(pid: int, name: str) -> str:
@@ -152,6 +154,7 @@ def test_usage_only_account_is_enough(node: Node, socket_cnf: Path, tmp_path: Pa
 
 
 ODD_USER = "galera_odd"
+UTF8_USER = "galera_utf8"
 # name: option file text; {odd} is ODD_PASSWORD as the file spells it (escaped, quoted).
 OPTION_FILE_CASES = {
     # configparser folded this line into the user name: the password was sent as part of
@@ -163,14 +166,18 @@ OPTION_FILE_CASES = {
     "password from an included file": (
         "[client]\nuser = {user}\nsocket = {socket}\n!include {included}\n"
     ),
+    "non-ASCII password (UTF-8)": (
+        "[client]\nuser = {utf8_user}\npassword = {utf8}\nsocket = {socket}\n"
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(OPTION_FILE_CASES))
 def test_option_file_forms_log_in_and_never_leak(node: Node, tmp_path: Path, case: str) -> None:
-    node.query(
-        f"CREATE USER IF NOT EXISTS '{ODD_USER}'@'localhost' IDENTIFIED BY %s", args=(ODD_PASSWORD,)
-    )
+    for user, secret in ((ODD_USER, ODD_PASSWORD), (UTF8_USER, UTF8_PASSWORD)):
+        node.query(
+            f"CREATE USER IF NOT EXISTS '{user}'@'localhost' IDENTIFIED BY %s", args=(secret,)
+        )
     included = tmp_path / "included.cnf"
     included.write_text(f'[client-mariadb]\n  password = "{DISTINCTIVE_PASSWORD}"\n')
     included.chmod(0o600)
@@ -182,6 +189,8 @@ def test_option_file_forms_log_in_and_never_leak(node: Node, tmp_path: Path, cas
             pw=DISTINCTIVE_PASSWORD,
             odd_user=ODD_USER,
             odd=spelled,
+            utf8_user=UTF8_USER,
+            utf8=UTF8_PASSWORD,
             socket=node.socket,
             included=included,
         )
