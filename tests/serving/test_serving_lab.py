@@ -111,7 +111,7 @@ def test_endpoint_200_when_synced_503_when_non_primary(lab: Lab) -> None:
         assert lab.stack.scrape(node).get("galera_node_serving") == 1
     isolated, peers = lab.node(1), lab.cluster.nodes[1:]
     started = time.monotonic()
-    lab.scenario("one_isolated")
+    lab.scenario("one-isolated")
     status, body = timed(
         f"{isolated.name}'s endpoint answering 503",
         lambda: (s := check(lab, isolated))[0] == 503 and s,
@@ -149,7 +149,7 @@ def test_planned_full_shutdown_pages_only_without_maintenance(lab: Lab) -> None:
     before = len(read_notifications(lab.stack.notifications_file))
 
     started = time.monotonic()
-    lab.scenario("all_stopped")
+    lab.scenario("all-stopped")
     timed("GaleraClusterStopped firing", lambda: firing(lab, "GaleraClusterStopped"), 120, started)
     timed(
         "GaleraClusterStopped inhibited at Alertmanager",
