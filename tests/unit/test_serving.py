@@ -23,6 +23,7 @@ from galera_exporter.collectors.maintenance import MaintenanceSource
 from galera_exporter.collectors.wsrep import WsrepSource
 from galera_exporter.db import DatabaseError, ServerState
 from galera_exporter.exporter import Exporter
+from galera_exporter.reload import app_settings, source_inputs
 from galera_exporter.serving import Policy, ServingProbe, decide
 from galera_exporter.web import AppSettings, MetricsApp, make_http_server, serve_in_thread
 from galera_exporter.webconfig import WebSettings
@@ -347,3 +348,20 @@ def test_bad_flags(flag: str, problem: str) -> None:
     with pytest.raises(config.ConfigError) as err:
         config.load(build_parser().parse_args([flag]), COLLECTOR_NAMES, env={})
     assert any(problem in p for p in err.value.problems), err.value.problems
+
+
+def test_reload_installs_the_serving_settings() -> None:
+    """A reload (SIGHUP) swaps the endpoint's path and TTL like the other web settings."""
+    args = build_parser().parse_args(
+        ["--web.serving-path=/lb", "--serving.cache-ttl=3", "--serving.require-auth"]
+    )
+    cfg = config.load(args, COLLECTOR_NAMES, env={})
+    settings = app_settings(cfg, WebSettings())
+    assert (settings.serving_path, settings.serving_cache_seconds) == ("/lb", 3.0)
+    assert settings.serving_require_auth is True
+    # A changed policy rebuilds the wsrep source (its metric uses it); the marker path only
+    # the maintenance source.
+    donor = build_parser().parse_args(["--serving.available-when-donor"])
+    other = config.load(donor, COLLECTOR_NAMES, env={})
+    assert source_inputs("wsrep", cfg) != source_inputs("wsrep", other)
+    assert source_inputs("maintenance", cfg) == source_inputs("maintenance", other)
