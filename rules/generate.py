@@ -8,6 +8,7 @@ galera_exporter/advice.py writes the same sentences in Python to check the templ
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -726,6 +727,64 @@ NODE_HEALTH += [
     ),
 ]
 
+# ------------------------------------------------------------------ serving and maintenance
+# ClusterControl's advice: the gcache should hold at least 4 hours of write-sets, so a node
+# away for a reboot or a maintenance window rejoins by IST, not a full SST. Another threshold:
+# `python rules/generate.py --gcache-min-window-hours 8` (docs/runbook.md#galeragcachewindowshort).
+GCACHE_MIN_WINDOW_HOURS = 4.0
+
+
+def serving_alerts(
+    gcache_min_window_hours: float = GCACHE_MIN_WINDOW_HOURS,
+) -> list[tuple[str | None, Alert]]:
+    """The gcache-window warning and the maintenance notice (issue 16); their own group, so
+    they read rules/galera-serving.yml only."""
+    seconds = round(gcache_min_window_hours * 3600)
+    return [
+        (
+            "# How long a node can be away and still rejoin by IST (recorded per node in\n"
+            "# rules/galera-serving.yml); +Inf while nothing is written, so only a node whose write\n"
+            "# rate eats its gcache faster than the threshold is in the result.",
+            alert(
+                "GaleraGcacheWindowShort",
+                f"max by (cluster, instance) (instance:galera_gcache_window:seconds) < {seconds}",
+                "30m",
+                "warning",
+                "A node's gcache holds less than the configured window of write-sets.",
+                "At the write rate of the last minutes, the gcache of {{ $labels.instance }}"
+                " (cluster {{ $labels.cluster }}) holds only {{ $value | humanizeDuration }} of"
+                " write-sets"
+                "{{ with printf `galera_gcache_size_bytes{cluster=%q,instance=%q}` $labels.cluster"
+                " $labels.instance | query }} ({{ (index . 0).Value | humanize1024 }}B gcache.size){{ end }}"
+                "{{ with printf `instance:galera_writeset_bytes:rate5m{cluster=%q,instance=%q}`"
+                " $labels.cluster $labels.instance | query }} at {{ (index . 0).Value | humanize1024 }}B/s{{ end }}."
+                f" A node away longer than that needs a full SST instead of IST (the threshold is"
+                f" {gcache_min_window_hours:g} h). Raise gcache.size in wsrep_provider_options"
+                " on every node (restart needed), see the runbook.",
+            ),
+        ),
+        (
+            "# Planned work: the maintenance marker file on any node of the cluster (galera_maintenance\n"
+            "# 1). Fires at once and for as long as the marker exists; examples/alertmanager.yml\n"
+            "# inhibits every other alert of the cluster while it fires, so a planned full shutdown\n"
+            "# pages nobody. Never a page itself (info).",
+            alert(
+                "GaleraMaintenance",
+                "max by (cluster) (galera_maintenance) == 1",
+                "0m",
+                "info",
+                "Planned maintenance: this cluster's other alerts are inhibited.",
+                "Cluster {{ $labels.cluster }} is under planned maintenance: the maintenance marker"
+                " file exists on "
+                "{{ range $i, $s := printf `galera_maintenance{cluster=%q} == 1` $labels.cluster"
+                ' | query | sortByLabel "instance" }}{{ if $i }}, {{ end }}{{ $s.Labels.instance }}'
+                "{{ end }}. Every other alert of this cluster is inhibited in Alertmanager until"
+                " the file is removed; remove it as soon as the work is done.",
+            ),
+        ),
+    ]
+
+
 HEADER = """\
 # Alert rules for galera-exporter: each failure scenario of the recovery guide -> one alert
 # that names the node(s) and the recovery step, plus the per-node health alerts.
@@ -778,9 +837,27 @@ def render(groups: list[tuple[str, list[tuple[str | None, Alert]]]]) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_rules() -> str:
-    return render([("galera-scenarios", SCENARIOS), ("galera-node-health", NODE_HEALTH)])
+def render_rules(gcache_min_window_hours: float = GCACHE_MIN_WINDOW_HOURS) -> str:
+    return render(
+        [
+            ("galera-scenarios", SCENARIOS),
+            ("galera-node-health", NODE_HEALTH),
+            ("galera-serving", serving_alerts(gcache_min_window_hours)),
+        ]
+    )
 
 
 if __name__ == "__main__":
-    Path(__file__).with_name("galera-alerts.yml").write_text(render_rules())
+    parser = argparse.ArgumentParser(description="Write rules/galera-alerts.yml.")
+    parser.add_argument(
+        "--gcache-min-window-hours",
+        type=float,
+        default=GCACHE_MIN_WINDOW_HOURS,
+        help="GaleraGcacheWindowShort fires below this many hours (default: %(default)g)",
+    )
+    args = parser.parse_args()
+    if not args.gcache_min_window_hours > 0:
+        parser.error("--gcache-min-window-hours must be greater than 0")
+    Path(__file__).with_name("galera-alerts.yml").write_text(
+        render_rules(args.gcache_min_window_hours)
+    )

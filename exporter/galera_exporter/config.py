@@ -52,6 +52,12 @@ class WebConfig:
     enable_lifecycle: bool = setting(
         False, "--web.enable-lifecycle", "allow POST /-/reload (SIGHUP always reloads)"
     )
+    serving_path: str = setting(
+        "",
+        "--web.serving-path",
+        "path of a clustercheck-style endpoint for load balancers (200 when this node should "
+        "get traffic, else 503); empty: off",
+    )
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,43 @@ class MysqldLogConfig:
 
 
 @dataclass(frozen=True)
+class ServingConfig:
+    """How galera_node_serving and --web.serving-path decide, as Percona's clustercheck does."""
+
+    available_when_donor: bool = setting(
+        False,
+        "--serving.available-when-donor",
+        "a Donor/Desynced node still serves (clustercheck's AVAILABLE_WHEN_DONOR)",
+    )
+    available_when_readonly: bool = setting(
+        True,
+        "--serving.available-when-readonly",
+        "a read_only node still serves (clustercheck's AVAILABLE_WHEN_READONLY)",
+    )
+    cache_seconds: float = setting(
+        2.0,
+        "--serving.cache-ttl",
+        "the serving endpoint answers from a status read at most this old (a scrape's or its "
+        "own); older, it reads once for all waiting requests",
+    )
+    require_auth: bool = setting(
+        False,
+        "--serving.require-auth",
+        "ask the serving endpoint's clients for the web config's basic auth (default: open, "
+        "like the health path)",
+    )
+
+
+@dataclass(frozen=True)
+class MaintenanceConfig:
+    file: str = setting(
+        "",
+        "--maintenance.file",
+        "marker file whose presence galera_maintenance reports (planned work); empty: off",
+    )
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = setting("info", "--log.level", "debug, info, warning or error")
 
@@ -125,6 +168,8 @@ class Config:
     galera: GaleraConfig = field(default_factory=GaleraConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
     mysqld: MysqldLogConfig = field(default_factory=MysqldLogConfig)
+    serving: ServingConfig = field(default_factory=ServingConfig)
+    maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     log: LogConfig = field(default_factory=LogConfig)
     collectors: Mapping[str, bool] = field(default_factory=dict)
     target: MySQLTarget = field(default_factory=MySQLTarget)
@@ -138,6 +183,8 @@ SECTIONS: dict[str, type[Any]] = {
     "galera": GaleraConfig,
     "backend": BackendConfig,
     "mysqld": MysqldLogConfig,
+    "serving": ServingConfig,
+    "maintenance": MaintenanceConfig,
     "log": LogConfig,
 }
 
@@ -148,8 +195,12 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 # timeout made every scrape without Prometheus' timeout header a 500).
 MAX_TIMEOUT_SECONDS = 300.0
 MAX_BACKLOG_BYTES = float(1 << 40)
+# A load balancer polls every few seconds; an answer older than a minute would route traffic
+# to a node that left the cluster long ago.
+MAX_SERVING_CACHE_SECONDS = 60.0
 NUMBER_LIMITS = {
     "mysql.timeout_seconds": MAX_TIMEOUT_SECONDS,
+    "serving.cache_seconds": MAX_SERVING_CACHE_SECONDS,
     "backend.backlog_bytes": MAX_BACKLOG_BYTES,
     "mysqld.error_log_backlog_bytes": MAX_BACKLOG_BYTES,
 }
@@ -315,6 +366,15 @@ def _validate(config: Config, problems: list[str]) -> None:
     if not config.web.telemetry_path.startswith("/") or config.web.telemetry_path == "/":
         problems.append(
             f"web.telemetry_path: must start with / and not be /, got {config.web.telemetry_path!r}"
+        )
+    serving_path = config.web.serving_path
+    if serving_path and (
+        not serving_path.startswith("/")
+        or serving_path in ("/", config.web.telemetry_path, "/-/reload", "/-/healthy", "/health")
+    ):
+        problems.append(
+            "web.serving_path: must start with / and differ from /, the telemetry path and "
+            f"the health and reload paths, got {serving_path!r}"
         )
     if config.log.level.lower() not in LOG_LEVELS:
         problems.append(f"log.level: one of {', '.join(LOG_LEVELS)}, got {config.log.level!r}")

@@ -33,6 +33,8 @@ VARIABLES = (
     "wsrep_on",
     "wsrep_desync",
     "wsrep_sst_method",
+    "wsrep_reject_queries",  # the serving state: a node rejecting queries gets no traffic
+    "read_only",
     "log_error",
     "datadir",
     "version",

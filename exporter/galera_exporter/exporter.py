@@ -67,6 +67,17 @@ class Exporter:
         )
         yield build
 
+    def serving_reason(self, ttl: float, timeout: float) -> str | None:
+        """The wsrep source's serving verdict (serving.REASONS), None if it is not enabled."""
+        with self._lock:
+            sources = list(self._sources)
+        for source in sources:
+            verdict = getattr(source, "serving_reason", None)
+            if verdict is not None:
+                reason: str = verdict(ttl, timeout)
+                return reason
+        return None
+
     def close(self) -> None:
         with self._lock:
             sources, self._sources = self._sources, []

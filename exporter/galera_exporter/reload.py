@@ -20,10 +20,11 @@ log = logging.getLogger("galera_exporter")
 # it would reset every counter (an sst_failed event already counted would be lost) and re-read
 # the log's backlog. A collector missing here is rebuilt whenever any source setting changes.
 SOURCE_INPUTS: dict[str, Callable[[config.Config], object]] = {
-    "wsrep": lambda c: (c.target, c.mysql),
+    "wsrep": lambda c: (c.target, c.mysql, c.serving),
     "grastate": lambda c: c.galera,
     "backend_log": lambda c: c.backend,
     "errorlog": lambda c: (c.mysqld, c.galera.datadir),
+    "maintenance": lambda c: c.maintenance,
 }
 
 
@@ -47,7 +48,13 @@ def load_all(args: argparse.Namespace) -> tuple[config.Config, webconfig.WebSett
 
 def app_settings(cfg: config.Config, web: webconfig.WebSettings) -> AppSettings:
     return AppSettings(
-        cfg.web.telemetry_path, cfg.mysql.timeout_seconds, web, cfg.web.enable_lifecycle
+        cfg.web.telemetry_path,
+        cfg.mysql.timeout_seconds,
+        web,
+        cfg.web.enable_lifecycle,
+        serving_path=cfg.web.serving_path,
+        serving_cache_seconds=cfg.serving.cache_seconds,
+        serving_require_auth=cfg.serving.require_auth,
     )
 
 

@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 
-from galera_exporter import __version__
+from galera_exporter import __version__, serving
 from galera_exporter.auth import Verdict
 from galera_exporter.exporter import Exporter
 from galera_exporter.httpserver import BoundedHTTPServer, HttpStats, RequestHandlerMixin
@@ -117,6 +117,10 @@ class AppSettings:
     web: WebSettings = field(default_factory=WebSettings)
     # Prometheus' --web.enable-lifecycle: POST /-/reload is refused (403) without it.
     enable_lifecycle: bool = False
+    # The clustercheck-style endpoint for load balancers; empty: off.
+    serving_path: str = ""
+    serving_cache_seconds: float = 2.0
+    serving_require_auth: bool = False
 
 
 def cross_site_reason(environ: dict[str, Any]) -> str | None:
@@ -200,6 +204,12 @@ class MetricsApp:
             # Open even with basic auth: it says nothing but OK, and container health checks
             # and load balancers should not need a password.
             return "200 OK", [TEXT], b"OK\n"
+        serving_route = bool(settings.serving_path) and path == settings.serving_path
+        if serving_route and readable and not settings.serving_require_auth:
+            # Open by default, as clustercheck is: a load balancer's health check rarely
+            # carries a password, the answer is one bit a client of mysqld sees anyway, and
+            # a flood costs at most one status read per cache TTL (serving.py).
+            return self._serving_response(settings)
         web = settings.web
         if web.auth is not None:
             verdict = web.auth.check_header(environ.get("HTTP_AUTHORIZATION"))
@@ -221,11 +231,24 @@ class MetricsApp:
             encoder, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
             registry = _ScrapeRegistry(self.exporter, deadline, self._own_metrics)
             return "200 OK", [("Content-Type", content_type)], encoder(registry)
+        if serving_route and readable:
+            return self._serving_response(settings)
         if path == "/-/reload":
             return self._reload_response(environ, method, settings)
         if path == "/" and readable:
             return "200 OK", [HTML], landing_page(settings.telemetry_path)
         return "404 Not Found", [TEXT], b"Not Found\n"
+
+    def _serving_response(self, settings: AppSettings) -> Response:
+        reason = self.exporter.serving_reason(settings.serving_cache_seconds, settings.timeout)
+        headers = [TEXT, ("Cache-Control", "no-store")]
+        if reason is None:
+            body = b"Serving state unknown: the wsrep collector is disabled.\n"
+            return "503 Service Unavailable", headers, body
+        body = f"{serving.MESSAGES[reason]}\n".encode()
+        if reason == "serving":
+            return "200 OK", headers, body
+        return "503 Service Unavailable", headers, body
 
     def _reload_response(
         self, environ: dict[str, Any], method: str, settings: AppSettings

@@ -14,10 +14,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from galera_lab import scenarios
 from galera_lab.cluster import Cluster, ClusterSpec
@@ -71,6 +72,8 @@ def running_lab(
     rules_dir: Path | None = None,
     cluster_name: str = "galera_lab",
     interval: str = "2s",
+    exporter_args: Callable[[Node], list[str]] | None = None,
+    inhibit_rules: list[dict[str, Any]] | None = None,
 ) -> Iterator[Lab]:
     """A healthy cluster with exporters (and Prometheus, Alertmanager, sink); all stopped after.
 
@@ -80,7 +83,7 @@ def running_lab(
     cluster = Cluster(ClusterSpec(base_dir=base_dir, size=size, base_address=base_address,
                                   cluster_name=cluster_name))
     stack = Stack(cluster, rules_dir=rules_dir, with_prometheus=with_prometheus,
-                  interval=interval)
+                  interval=interval, exporter_args=exporter_args, inhibit_rules=inhibit_rules)
     try:
         cluster.up()
         stack.start()

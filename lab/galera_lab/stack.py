@@ -15,8 +15,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -95,9 +97,17 @@ class Stack:
         rules_dir: Path | None = None,
         with_prometheus: bool | None = None,
         interval: str = "2s",
+        *,
+        exporter_args: Callable[[Node], list[str]] | None = None,
+        inhibit_rules: list[dict[str, Any]] | None = None,
     ) -> None:
-        """with_prometheus None: as the saved stack was started (a new one: True)."""
+        """with_prometheus None: as the saved stack was started (a new one: True).
+
+        exporter_args: extra flags for a node's exporter (tests of optional features);
+        inhibit_rules: Alertmanager inhibit rules (e.g. examples/alertmanager.yml's)."""
         self.cluster = cluster
+        self.exporter_args = exporter_args
+        self.inhibit_rules = inhibit_rules
         self.rules_dir = rules_dir if rules_dir is not None else default_rules_dir()
         self.with_prometheus = True
         self.interval = interval  # scrape and rule evaluation: short, so alerts move fast
@@ -204,6 +214,7 @@ class Stack:
             f"--backend.log-file={backend_log}",
             f"--mysqld.error-log-file={node.error_log}",
             "--log.level=info",
+            *(self.exporter_args(node) if self.exporter_args else []),
         ])
         self.exporters[node.name] = listen
 
@@ -247,6 +258,8 @@ class Stack:
                 "webhook_configs": [{"url": self.urls["sink"], "send_resolved": True}],
             }],
         }
+        if self.inhibit_rules:
+            config["inhibit_rules"] = self.inhibit_rules
         path = self.dir / "alertmanager.yml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         listen = f"127.0.0.1:{procs.free_port()}"

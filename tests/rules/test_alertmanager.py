@@ -92,7 +92,12 @@ INHIBITS: dict[str, frozenset[str]] = {
     "GaleraExporterCannotQuery": NOTHING,
     "GaleraExporterCollectorFailing": NOTHING,
     "GaleraTargetOutsideJob": NOTHING,
+    "GaleraGcacheWindowShort": NOTHING,
 }
+# Planned maintenance hides every other alert of its cluster, the never-inhibited ones too: the
+# operator announced the outage. Nothing hides GaleraMaintenance itself.
+MAINTENANCE = "GaleraMaintenance"
+INHIBITS[MAINTENANCE] = frozenset(INHIBITS) - {MAINTENANCE}
 # Alerts nothing may hide: they qualify an outage critical's advice (why no node is named,
 # why positions cannot be compared) or need their own action; and every other page.
 NEVER_INHIBITED = frozenset(
@@ -108,6 +113,8 @@ NEVER_INHIBITED = frozenset(
         "GaleraNodeUnreachable",
         "GaleraTargetOutsideJob",
         "GaleraClusterSizeMismatch",
+        "GaleraGcacheWindowShort",
+        MAINTENANCE,
     }
 )
 # Values for the labels an alert takes from its expression's series (see alert_labels).
@@ -347,7 +354,8 @@ def test_policy_table_decides_every_alert() -> None:
         f"alerts without an inhibition decision: {sorted(names - set(INHIBITS))}; "
         f"decisions for alerts that do not exist: {sorted(set(INHIBITS) - names)}"
     )
-    targets = set().union(*INHIBITS.values())
+    assert INHIBITS[MAINTENANCE] == names - {MAINTENANCE}
+    targets = set().union(*(hidden for name, hidden in INHIBITS.items() if name != MAINTENANCE))
     assert not targets & NEVER_INHIBITED, sorted(targets & NEVER_INHIBITED)
     assert targets | NEVER_INHIBITED == names, (
         f"alerts neither inhibitable nor NEVER_INHIBITED: "
@@ -488,6 +496,92 @@ def test_info_and_warning_never_page(alertmanager: Alertmanager) -> None:
     )
     assert [a["labels"]["alertname"] for a in chat[0]["alerts"]] == ["GaleraClusterSingleNode"]
     assert alertmanager.notifications("pager", cluster) == []
+
+
+def test_planned_shutdown_under_maintenance_pages_nothing(alertmanager: Alertmanager) -> None:
+    """GaleraMaintenance firing: the full shutdown's critical and every warning of the cluster
+    are inhibited, only the maintenance notice reaches chat-low; another cluster still pages."""
+    cluster = "planned"
+    outage = [
+        rule("GaleraClusterStopped", "bootstrap").labels(cluster, instance="node1"),
+        rule("GaleraExporterCollectorFailing").labels(cluster, instance="node2"),
+        rule("GaleraNodeStopped").labels(cluster, instance="node3"),
+    ]
+    alertmanager.post([alert(rule(MAINTENANCE).labels(cluster))])
+    wait_for(
+        "GaleraMaintenance of cluster planned active",
+        lambda: alertmanager.alerts(alertname=MAINTENANCE, cluster=cluster),
+        timeout=20,
+    )
+    alertmanager.post([alert(labels) for labels in outage])
+    alertmanager.post([alert(rule("GaleraClusterStopped", "verify").labels("unplanned"))])
+    wait_for(
+        "the page of the unplanned cluster",
+        lambda: alertmanager.notifications("pager", "unplanned"),
+        timeout=30,
+    )
+    for labels in outage:
+        assert alertmanager.inhibited(**labels), labels["alertname"]
+    low = wait_for(
+        "the chat-low notice of cluster planned",
+        lambda: alertmanager.notifications("chat-low", cluster),
+        timeout=30,
+    )
+    assert [a["labels"]["alertname"] for a in low[0]["alerts"]] == [MAINTENANCE]
+    stays(
+        "no page and no chat notification for cluster planned",
+        lambda: (
+            alertmanager.notifications("pager", cluster) == []
+            and alertmanager.notifications("chat", cluster) == []
+        ),
+        3 * GROUP_INTERVAL,
+    )
+
+
+def test_amtool_silence_recipe_pages_nothing(alertmanager: Alertmanager) -> None:
+    """The runbook's recipe for work without the marker (or with the exporters stopped too):
+    `amtool silence add cluster=<name>` before the work; nothing of that cluster notifies."""
+    cluster = "silenced"
+    added = subprocess.run(
+        [
+            AMTOOL,
+            f"--alertmanager.url={alertmanager.url}",
+            "silence",
+            "add",
+            f"cluster={cluster}",
+            "--duration=2h",
+            "--comment=planned full shutdown (runbook: Planned maintenance)",
+            "--author=test",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
+    alertmanager.post(
+        [
+            alert(rule("GaleraClusterStopped", "verify").labels(cluster)),
+            alert(rule("GaleraExporterDown").labels(cluster, instance="node1")),
+        ]
+    )
+    wait_for(
+        "the critical of cluster silenced suppressed",
+        lambda: alertmanager.find(alertname="GaleraClusterStopped", cluster=cluster)["status"][
+            "silencedBy"
+        ],
+        timeout=20,
+    )
+    stays(
+        "no notification at all for cluster silenced",
+        lambda: (
+            not any(
+                alertmanager.notifications(receiver, cluster)
+                for receiver in ("pager", "chat", "chat-low")
+            )
+        ),
+        3 * GROUP_INTERVAL,
+    )
 
 
 def test_inhibition_of_every_pair_matches_the_policy(alertmanager: Alertmanager) -> None:

@@ -16,7 +16,12 @@ import yaml
 from tests.rules.scenarios import CASES, RULES, generated
 
 REPO = RULES.parent
-RULE_FILES = [RULES / "galera-recording.yml", RULES / "galera-alerts.yml"]
+RULE_FILES = [
+    RULES / "galera-recording.yml",
+    RULES / "galera-serving.yml",
+    RULES / "galera-alerts.yml",
+]
+RECORDING_FILES = [RULES / "galera-recording.yml", RULES / "galera-serving.yml"]
 TEST_FILES = sorted((RULES / "tests").glob("*.yml"))
 RUNBOOK = REPO / "docs" / "runbook.md"
 EXAMPLES = REPO / "examples"
@@ -43,8 +48,8 @@ def alert_rules() -> list[dict[str, Any]]:
 
 
 def recording_rules() -> list[dict[str, Any]]:
-    doc = yaml.safe_load((RULES / "galera-recording.yml").read_text())
-    return [r for g in doc["groups"] for r in g["rules"] if "record" in r]
+    docs = [yaml.safe_load(path.read_text()) for path in RECORDING_FILES]
+    return [r for doc in docs for g in doc["groups"] for r in g["rules"] if "record" in r]
 
 
 def github_anchor(heading: str) -> str:
@@ -69,7 +74,8 @@ def test_promtool_check_rules(path: Path) -> None:
 
 def test_there_are_test_files() -> None:
     # One generated file per scenario area, plus the hand-written recording-rule tests.
-    assert {p.stem for p in TEST_FILES} == {*CASES, "recording", "decisions-generated"}
+    hand_written = {"recording", "serving"}
+    assert {p.stem for p in TEST_FILES} == {*CASES, *hand_written, "decisions-generated"}
 
 
 @pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: p.name)
@@ -162,8 +168,9 @@ def test_recording_rule_name(rule: dict[str, Any]) -> None:
     assert re.fullmatch(r"[a-z_]+:[a-z0-9_]+:[a-z0-9_]+", rule["record"]), "level:metric:operations"
 
 
-def test_every_recording_rule_has_a_comment() -> None:
-    lines = (RULES / "galera-recording.yml").read_text().splitlines()
+@pytest.mark.parametrize("path", RECORDING_FILES, ids=lambda p: p.name)
+def test_every_recording_rule_has_a_comment(path: Path) -> None:
+    lines = path.read_text().splitlines()
     missing = [
         line.strip()
         for i, line in enumerate(lines)

@@ -12,10 +12,12 @@ from galera_exporter.collectors.backend_log import BackendLogSource
 from galera_exporter.collectors.base import Source
 from galera_exporter.collectors.errorlog import ErrorLogSource
 from galera_exporter.collectors.grastate import GrastateSource
+from galera_exporter.collectors.maintenance import MaintenanceSource
 from galera_exporter.collectors.wsrep import WsrepSource
 from galera_exporter.config import Config
 from galera_exporter.db import StatusReader
 from galera_exporter.follow import byte_count
+from galera_exporter.serving import Policy
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,10 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
         "wsrep",
         True,
         "SHOW GLOBAL STATUS (wsrep% and Uptime) and a few wsrep variables",
-        lambda config: WsrepSource(StatusReader(config.target, config.mysql.timeout_seconds)),
+        lambda config: WsrepSource(
+            StatusReader(config.target, config.mysql.timeout_seconds),
+            Policy(config.serving.available_when_donor, config.serving.available_when_readonly),
+        ),
     ),
     CollectorSpec(
         "grastate",
@@ -61,6 +66,12 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
             default_datadir=config.galera.datadir,
             backlog_bytes=byte_count(config.mysqld.error_log_backlog_bytes),
         ),
+    ),
+    CollectorSpec(
+        "maintenance",
+        True,
+        "the planned-maintenance marker file (--maintenance.file), only checked for presence",
+        lambda config: MaintenanceSource(config.maintenance.file),
     ),
 )
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from galera_exporter import parse
+from galera_exporter import parse, serving
 from galera_exporter.collectors.base import Scrape, SourceError
 from galera_exporter.db import REASONS, DatabaseError, ServerState, StatusReader
 from galera_exporter.wsrep_map import NUMERIC
@@ -26,8 +26,11 @@ class WsrepSource:
 
     name = "wsrep"
 
-    def __init__(self, reader: StatusReader) -> None:
+    def __init__(self, reader: StatusReader, policy: serving.Policy | None = None) -> None:
         self._reader = reader
+        self._policy = policy or serving.Policy()
+        # The serving endpoint reads through this: the same connection and the same reads.
+        self.serving = serving.ServingProbe(reader.read)
         self._errors = dict.fromkeys(ERROR_KINDS, 0)
         self._errors_lock = threading.Lock()
         self._last_error = ""
@@ -41,19 +44,29 @@ class WsrepSource:
             if str(err) != self._last_error:  # log changes, not every failing scrape
                 log.warning("mysqld did not answer the status query: %s", err)
                 self._last_error = str(err)
+            if err.kind != "busy":  # busy: another reader holds the connection, not a verdict
+                self.serving.record(None)
             yield _up(0)
             yield _error_state(err.reason)
             yield self._error_counter()
+            yield from serving_metrics(serving.decide(None, self._policy))
             raise SourceError(str(err)) from None
         if self._last_error:
             log.info("mysqld answers again")
             self._last_error = ""
         scrape.facts["log_error"] = state.variables.get("log_error", "")
         scrape.facts["datadir"] = state.variables.get("datadir", "")
+        self.serving.record(state)
         yield _up(1)
         yield _error_state(None)
         yield self._error_counter()
         yield from status_metrics(state)
+        yield from serving_metrics(serving.decide(state, self._policy))
+
+    def serving_reason(self, ttl: float, timeout: float) -> str:
+        """The serving endpoint's verdict from a status read at most `ttl` old (serving.py)."""
+        seen = self.serving.observe(ttl, timeout)
+        return serving.decide(seen.state if seen else None, self._policy)
 
     def _error_counter(self) -> Metric:
         family = CounterMetricFamily(
@@ -87,6 +100,25 @@ def _error_state(reason: str | None) -> Metric:
         "kind",
         REASONS,
         reason or "",
+    )
+
+
+def serving_metrics(reason: str) -> Iterable[Metric]:
+    """Whether a load balancer should send this node traffic, and why (see serving.py)."""
+    yield GaugeMetricFamily(
+        "galera_node_serving",
+        f"1 if this node should get traffic as clustercheck decides it (Primary, Synced or an "
+        f"allowed Donor/Desynced, wsrep_ready ON, wsrep_reject_queries NONE, read_only if not "
+        f"allowed) from {SRC} and {VARS}, else 0",
+        value=1.0 if reason == "serving" else 0.0,
+    )
+    yield _state_set(
+        "galera_node_serving_reason",
+        "Why galera_node_serving is what it is, one series per reason: serving, down, "
+        "non_primary, not_synced, donor, not_ready, rejecting_queries, read_only",
+        "reason",
+        serving.REASONS,
+        reason,
     )
 
 
