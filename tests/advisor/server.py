@@ -36,6 +36,7 @@ class PageServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.pages: dict[str, Page] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path) seen
+        self.authorizations: list[tuple[str, str | None]] = []  # (path, Authorization header)
         if tls is not None:
             self.socket = tls.wrap_socket(self.socket, server_side=True)
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -62,6 +63,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.requests.append(("GET", self.path))
+        self.server.authorizations.append((self.path, self.headers.get("Authorization")))
         page = self.server.pages.get(self.path)
         if page is None:
             self.send_error(404)

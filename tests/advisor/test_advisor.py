@@ -103,9 +103,16 @@ def test_text_output_shows_every_node_and_the_step(
         "node1", "down", "(refused)", "-", "-", "-", "22", "yes", "absent", "-", "-", "stopped",
     ]  # fmt: skip
     assert "Scenario: stopped" in out
-    assert "Bootstrap node: node1\n" in out
-    assert "Every node of cluster (name unknown) is down. node1 left the cluster last" in out
-    assert "Note: The advisor sees one instant" in out
+    assert (
+        "Bootstrap node: node1 - only once a split brain in the last 24 h is ruled out"
+        " (first step)\n" in out
+    )
+    assert "Split brain in the last 24 h: unknown (no --prometheus.url given)\n" in out
+    steps = out.split("Next steps:\n")[1].splitlines()
+    assert steps[0].startswith("  - Verify first that cluster (name unknown) had no split brain")
+    assert steps[1].startswith(
+        "  - Every node of cluster (name unknown) is down. node1 left the cluster last"
+    )
 
 
 def test_step_is_the_alert_description(
