@@ -61,6 +61,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def _refuse(self) -> None:
+        """Any method but GET: recorded (the advisor must never send one) and refused."""
+        self.server.requests.append((self.command, self.path))
+        self.send_error(405)
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815 - http.server's names
+
     def do_GET(self) -> None:
         self.server.requests.append(("GET", self.path))
         self.server.authorizations.append((self.path, self.headers.get("Authorization")))

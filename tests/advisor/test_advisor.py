@@ -246,7 +246,17 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
             "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext",
             cwd=d)  # fmt: skip
-    return {"ca": d / "ca.crt", "cert": d / "server.crt", "key": d / "server.key"}
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out",
+            "client.csr", "-subj", "/CN=galera-advisor", cwd=d)  # fmt: skip
+    openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "client.crt", "-days", "2", cwd=d)  # fmt: skip
+    return {
+        "ca": d / "ca.crt",
+        "cert": d / "server.crt",
+        "key": d / "server.key",
+        "client_cert": d / "client.crt",
+        "client_key": d / "client.key",
+    }
 
 
 def test_tls_with_a_ca_file(pki: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -263,6 +273,62 @@ def test_tls_with_a_ca_file(pki: dict[str, Path], capsys: pytest.CaptureFixture[
         assert out["nodes"][0]["state"] == "unobservable"
         assert out["nodes"][0]["error"].startswith("TLS: CERTIFICATE_VERIFY_FAILED"), out
         assert code == 3
+
+
+def test_tls_client_certificate(
+    pki: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An exporter with client_auth_type RequireAndVerifyClientCert: without the client
+    certificate the node is a fact (unobservable, the TLS reason), with it the node is read;
+    the files may come from the config file too."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki["cert"], pki["key"])
+    context.load_verify_locations(pki["ca"])
+    context.verify_mode = ssl.CERT_REQUIRED
+    with page_server(context) as tls_server:
+        tls_server.pages["/metrics"] = Page(golden("synced"))
+        url = f"node1=https://127.0.0.1:{tls_server.port}"
+        code, out = advise(capsys, "--timeout", "3", "--tls.ca-file", str(pki["ca"]), url)
+        assert (out["nodes"][0]["state"], code) == ("unobservable", 3)
+        assert out["nodes"][0]["error"], out
+        code, out = advise(
+            capsys,
+            "--tls.ca-file", str(pki["ca"]),
+            "--tls.cert-file", str(pki["client_cert"]),
+            "--tls.key-file", str(pki["client_key"]),
+            url,
+        )  # fmt: skip
+        assert (out["nodes"][0]["state"], code) == ("primary", 0)
+        path = tmp_path / "config.yml"
+        path.write_text(
+            f"advisor:\n  nodes: [{url}]\n  tls_ca_file: {pki['ca']}\n"
+            f"  tls_cert_file: {pki['client_cert']}\n  tls_key_file: {pki['client_key']}\n"
+        )
+        code, out = advise(capsys, "--config.file", str(path))
+        assert (out["nodes"][0]["state"], code) == ("primary", 0)
+
+
+def test_read_only_by_construction() -> None:
+    """The advisor's modules open no database, run no command and write no file; the one HTTP
+    request they make is a GET (the servers in these tests also record any other method)."""
+    import ast  # noqa: PLC0415 - only this test reads source
+
+    package = Path(cli.__file__).parent
+    forbidden = {"pymysql", "subprocess", "shutil", "galera_exporter.db", "socketserver"}
+    for source in package.glob("*.py"):
+        tree = ast.parse(source.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [
+                    node.module or ""]  # fmt: skip
+                assert not forbidden & set(names), (source.name, names)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr == "request":
+                    assert isinstance(node.args[0], ast.Constant), source.name
+                    assert node.args[0].value == "GET", source.name
+                assert node.func.attr not in {"write_text", "write_bytes", "unlink", "mkdir"}
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id != "open", f"{source.name}: open() (files are read via Path)"
 
 
 # ---------------------------------------------------------------------------- settings

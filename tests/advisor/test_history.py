@@ -214,6 +214,7 @@ def test_node_password_is_never_sent_to_prometheus(
     assert (out["bootstrap_node"], out["split_brain_24h"], code) == (None, True, 2)
     assert "had a split brain in the last 24 hours" in out["steps"][0]
     assert sent["/prom" + history.QUERY_PATH] is None
+    assert {method for method, _ in server.requests} == {"GET"}
     assert all(sent[f"/{n}/metrics"] for n in CLUSTER)
 
 
