@@ -227,6 +227,11 @@ def test_credentials_never_from_argv(capsys: pytest.CaptureFixture[str]) -> None
     assert cli.main(["node1=http://alice:pw@127.0.0.1:9/metrics"]) == settings.EXIT_USAGE
     err = capsys.readouterr().err
     assert "credentials in a URL are refused" in err and "pw" not in err.replace("password", "")
+    # Refused for another reason first: the error still never echoes them.
+    for bad in ("n=http://alice:pw@node1:99999/metrics", "n=ftp://alice:pw@node1/metrics"):
+        assert cli.main([bad]) == settings.EXIT_USAGE
+        err = capsys.readouterr().err
+        assert "alice" not in err and ":pw" not in err and "<credentials>@node1" in err, err
 
 
 # ------------------------------------------------------------------------------------ TLS

@@ -224,6 +224,8 @@ def test_node_password_is_never_sent_to_prometheus(
         ("ftp://prometheus:9090", "expected http[s]://host:port[/prefix]"),
         ("http://admin:pw@prometheus:9090", "credentials or a query in it are refused"),
         ("http://prometheus:99999", "not a URL"),
+        ("http://admin:pw@prometheus:99999", "'http://<credentials>@prometheus:99999': not a URL"),
+        ("ftp://admin:pw@prometheus", "expected http[s]://host:port[/prefix]"),
     ],
 )
 def test_bad_prometheus_url_exit_4(

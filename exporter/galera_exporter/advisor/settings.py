@@ -48,6 +48,14 @@ class Settings:
     prometheus_url: str = ""  # empty: the split-brain history is not asked for
 
 
+USERINFO = re.compile(r"(//)[^/@]*@")
+
+
+def shown(text: str) -> str:
+    """An argument as echoed in an error: any user:password@ in it blanked out."""
+    return repr(USERINFO.sub(r"\1<credentials>@", text))
+
+
 def parse_target(text: str) -> Target:
     """`node3=http://10.0.0.3:9878/metrics`, `http://node1:9878/metrics` or `node1:9878`."""
     match = NAME.fullmatch(text)
@@ -58,9 +66,9 @@ def parse_target(text: str) -> Target:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as err:
-        raise SettingsError(f"{text!r}: not a URL ({err})") from err
+        raise SettingsError(f"{shown(text)}: not a URL ({err})") from err
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(f"{text!r}: expected [NAME=][http[s]://]host:port[/path]")
+        raise SettingsError(f"{shown(text)}: expected [NAME=][http[s]://]host:port[/path]")
     if parts.username is not None or parts.password is not None:
         # Never from argv: it would show in ps and shell history.
         raise SettingsError(
@@ -81,9 +89,9 @@ def parse_prometheus_url(text: str) -> str:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as err:
-        raise SettingsError(f"prometheus URL {text!r}: not a URL ({err})") from err
+        raise SettingsError(f"prometheus URL {shown(text)}: not a URL ({err})") from err
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(f"prometheus URL {text!r}: expected http[s]://host:port[/prefix]")
+        raise SettingsError(f"prometheus URL {shown(text)}: expected http[s]://host:port[/prefix]")
     if parts.username is not None or parts.password is not None or parts.query:
         raise SettingsError(
             f"prometheus URL {parts.hostname}: credentials or a query in it are refused"
