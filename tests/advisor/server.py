@@ -27,6 +27,7 @@ class Page:
     status: int = 200
     delay: float = 0.0  # seconds before answering (a hung exporter)
     credentials: tuple[str, str] | None = None  # basic auth the page requires
+    drip: float = 0.0  # seconds between 100-byte pieces of the body (a trickling exporter)
 
 
 class PageServer(ThreadingHTTPServer):
@@ -90,7 +91,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(page.body)))
         self.end_headers()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(page.body)  # may fail: the advisor gave up on a slow page
+            if not page.drip:
+                self.wfile.write(page.body)  # may fail: the advisor gave up on a slow page
+                return
+            for start in range(0, len(page.body), 100):
+                self.wfile.write(page.body[start : start + 100])
+                self.wfile.flush()
+                time.sleep(page.drip)
 
 
 @contextmanager

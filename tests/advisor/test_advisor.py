@@ -175,6 +175,19 @@ def test_hanging_node_costs_the_timeout_not_more(server: PageServer) -> None:
     assert (out["scenario"], run.status) == ("degraded", 1)
 
 
+def test_trickling_node_is_cut_off_at_the_timeout(server: PageServer) -> None:
+    """Headers at once, then the body 100 bytes every 0.2 s (~40 s for the page): every read
+    makes progress, yet the answer comes at the deadline."""
+    args = serve(server, node1=golden("synced"), node2=Page(golden("synced"), drip=0.2))
+    run = run_advisor(["--json", "--timeout", "1", *args])
+    print(f"advisor with one node trickling, --timeout 1: {run.seconds:.2f} s wall (process)")
+    assert run.seconds < 3, run.seconds
+    out = run.json()
+    assert out["nodes"][1]["state"] == "unobservable"
+    assert out["nodes"][1]["error"] in ("timed out", "no complete answer within 1 s")
+    assert (out["scenario"], run.status) == ("degraded", 1)
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
