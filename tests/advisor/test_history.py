@@ -84,9 +84,11 @@ def prometheus(
     url = f"http://{listen}"
     try:
         # Generous for a loaded machine: ready in ~0.2 s, first rule evaluations within ~2 s.
+        # The rule groups settle over a few evaluations (a first one may read another group's
+        # record not yet written): wait for the scenario the pages show, not just any.
         wait_for(
-            "Prometheus recording cluster:galera_scenario:info for cluster gw",
-            lambda: query(url, 'cluster:galera_scenario:info{cluster="gw"}'),
+            "Prometheus recording scenario stopped for cluster gw",
+            lambda: query(url, 'cluster:galera_scenario:info{cluster="gw",scenario="stopped"}'),
             60,
             interval=0.25,
         )
@@ -108,6 +110,8 @@ def test_real_prometheus_says_no_split_brain(
     _, args = nodes
     (scenario,) = query(prometheus, 'cluster:galera_scenario:info{cluster="gw"}')
     assert scenario["metric"]["scenario"] == "stopped"  # the rules see what the advisor sees
+    (candidate,) = query(prometheus, 'instance:galera_bootstrap_candidate:bool{cluster="gw"}')
+    assert (candidate["metric"]["instance"], candidate["metric"]["force"]) == ("node1", "0")
     code, out = advise(capsys, "--cluster", "gw", f"--prometheus.url={prometheus}", *args)
     assert (out["scenario"], out["bootstrap_node"], code) == ("stopped", "node1", 2)
     assert (out["split_brain_24h"], out["split_brain_24h_unknown_because"]) == (False, None)
