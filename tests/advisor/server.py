@@ -27,6 +27,7 @@ class Page:
     status: int = 200
     delay: float = 0.0  # seconds before answering (a hung exporter)
     credentials: tuple[str, str] | None = None  # basic auth the page requires
+    drip: float = 0.0  # seconds between 100-byte pieces of the body (a trickling exporter)
 
 
 class PageServer(ThreadingHTTPServer):
@@ -36,6 +37,7 @@ class PageServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.pages: dict[str, Page] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path) seen
+        self.authorizations: list[tuple[str, str | None]] = []  # (path, Authorization header)
         if tls is not None:
             self.socket = tls.wrap_socket(self.socket, server_side=True)
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -60,8 +62,16 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def _refuse(self) -> None:
+        """Any method but GET: recorded (the advisor must never send one) and refused."""
+        self.server.requests.append((self.command, self.path))
+        self.send_error(405)
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815 - http.server's names
+
     def do_GET(self) -> None:
         self.server.requests.append(("GET", self.path))
+        self.server.authorizations.append((self.path, self.headers.get("Authorization")))
         page = self.server.pages.get(self.path)
         if page is None:
             self.send_error(404)
@@ -81,7 +91,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(page.body)))
         self.end_headers()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(page.body)  # may fail: the advisor gave up on a slow page
+            if not page.drip:
+                self.wfile.write(page.body)  # may fail: the advisor gave up on a slow page
+                return
+            for start in range(0, len(page.body), 100):
+                self.wfile.write(page.body[start : start + 100])
+                self.wfile.flush()
+                time.sleep(page.drip)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from galera_exporter.advice import SCENARIO_ALERTS
-from galera_exporter.advisor import cli, report
+from galera_exporter.advisor import cli, history, report
 from tests.advisor.server import Page, PageServer, exposition, page_server
 from tests.rules.scenarios import CASES, STEP, Case, decision_at, generated_cases, s, states_at
 from tests.rules.series import Node, State, TargetDown, node_samples
@@ -58,12 +58,25 @@ def server() -> Iterator[PageServer]:
         yield running
 
 
+def prometheus_answer(cluster: str, split_brain_24h: bool) -> bytes:
+    """What a Prometheus evaluating the rules answers to the advisor's history query."""
+    result = [{"metric": {"cluster": cluster}, "value": [0, "1" if split_brain_24h else "0"]}]
+    return json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}
+                      ).encode()  # fmt: skip
+
+
 def advise(
     server: PageServer, key: str, case: Case, cluster: str, states: dict[str, State],
-    *, capsys: pytest.CaptureFixture[str],
+    *, capsys: pytest.CaptureFixture[str], split_brain_24h: bool | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Serve each node's page for `states`, run galera-advisor --json on them."""
+    """Serve each node's page for `states`, run galera-advisor --json on them; with
+    `split_brain_24h`, also the rules' 24-hour memory as a Prometheus query answer."""
     args = []
+    if split_brain_24h is not None:
+        prefix = f"/{key}/prometheus"
+        page = Page(prometheus_answer(cluster, split_brain_24h))
+        server.pages[prefix + history.QUERY_PATH] = page
+        args.append(f"--prometheus.url={server.url(prefix)}")
     for name in case.clusters[cluster]:
         node = Node(cluster, name, case.target_labels.get(cluster, {}))
         state = states[f"{cluster}/{name}"]
@@ -137,34 +150,40 @@ def test_hand_cases_agree(
 ) -> None:
     case, at, cluster = check.case, s(check.at), check.cluster
     key = re.sub(r"\W+", "-", f"{check.area}-{case.name[:40]}-{at}")
-    out = advise(server, key, case, cluster, states_at(case, at), capsys=capsys)
+    _, split_brain_24h = decision_at(case, cluster, at, STEP.get(check.area, 15))
+    out = advise(server, key, case, cluster, states_at(case, at), capsys=capsys,
+                 split_brain_24h=split_brain_24h)  # fmt: skip
     assert SCENARIO_ALERTS.get(out["scenario"]) == check.alert, (case.name, at, out["scenario"])
     named = check.labels["instance"] if check.labels.get("advice") == "bootstrap" else None
-    _, split_brain_24h = decision_at(case, cluster, at, STEP.get(check.area, 15))
-    if split_brain_24h:
-        # The documented limitation: the rules remember a split brain for 24 h and name no
-        # node; the advisor sees one instant. Whenever it names a node it says so.
-        assert named is None
-        if out["bootstrap_node"]:
-            assert report.ONE_INSTANT in out["notes"]
-        return
     assert out["bootstrap_node"] == named, (case.name, at)
+    assert out["split_brain_24h"] is split_brain_24h
+    assert not any(step.startswith("Verify first") for step in out["steps"])
 
 
-def test_split_brain_history_is_the_known_difference(
+def test_split_brain_history_comes_from_prometheus(
     server: PageServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The one place the advisor and the rules differ, by design (docs/advisor.md): after a
-    split brain the rules distrust the minority's safe_to_bootstrap for 24 h; the advisor sees
-    one instant, names that node, and says why it may be wrong, every time it names one."""
+    """After a split brain the rules distrust the minority's safe_to_bootstrap for 24 h. Given
+    that memory (a Prometheus answer) the advisor names no node either; without it, it names
+    the node the nodes' own evidence supports, and the first step is to rule the split out."""
     (check,) = [
         h for h in HAND
         if h.case.name.startswith("split brain, then the minority node3 is stopped cleanly")
     ]  # fmt: skip
     assert check.labels["advice"] == "verify"  # the rules name no node
     at = s(check.at)
-    out = advise(server, "split-brain-history", check.case, check.cluster,
-                 states_at(check.case, at), capsys=capsys)  # fmt: skip
-    assert (out["scenario"], out["bootstrap_node"]) == ("stopped", "node3")
-    assert out["notes"][0] == report.ONE_INSTANT
-    assert "GaleraSplitBrainHealed" in out["notes"][0]
+    states = states_at(check.case, at)
+    out = advise(server, "split-brain-history", check.case, check.cluster, states,
+                 capsys=capsys, split_brain_24h=True)  # fmt: skip
+    assert (out["scenario"], out["bootstrap_node"], out["split_brain_24h"]) == (
+        "stopped", None, True)  # fmt: skip
+    assert "had a split brain in the last 24 hours" in out["steps"][0]
+
+    out = advise(server, "split-brain-unknown", check.case, check.cluster, states,
+                 capsys=capsys)  # fmt: skip
+    assert (out["scenario"], out["bootstrap_node"], out["split_brain_24h"]) == (
+        "stopped", "node3", None)  # fmt: skip
+    assert out["split_brain_24h_unknown_because"] == report.NO_PROMETHEUS
+    verify = report.verify_history_step(check.cluster, "node3", report.NO_PROMETHEUS)
+    assert out["steps"][0] == verify
+    assert "On node3: run `sudo cfg-cm-cluster --bootstrap-node`" in out["steps"][1]

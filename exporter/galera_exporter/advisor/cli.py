@@ -6,7 +6,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from galera_exporter.advisor import fetch, report, settings
+from galera_exporter.advisor import history, report, settings
 
 DESCRIPTION = (
     "Read every node's galera-exporter at once and print the cluster's state, the recovery"
@@ -32,7 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"galera-advisor: {err}", file=sys.stderr)
         return report.EXIT_USAGE
     started = time.monotonic()
-    scrapes = fetch.fetch_all(config.targets, config.client, config.timeout)
-    result = report.build(scrapes, config.cluster, time.monotonic() - started)
+    scrapes, past = history.gather(
+        config.targets, config.client, config.timeout, config.prometheus_url
+    )
+    result = report.build(scrapes, config.cluster, time.monotonic() - started, past)
     print(result.json_text() if config.json else report.text(result))
     return result.exit_status

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -21,6 +23,7 @@ MAX_BODY_BYTES = 4 << 20
 CHUNK_BYTES = 64 << 10
 # The classic text format: prometheus_client's text parser reads it, not OpenMetrics.
 ACCEPT = "text/plain;version=0.0.4;q=1.0, */*;q=0.1"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -61,32 +64,45 @@ class FetchError(Exception):
     """Why one node's page could not be read; the message is shown to the operator."""
 
 
-def fetch_all(targets: Sequence[Target], client: Client, timeout: float) -> list[Scrape]:
-    """Every target's samples, fetched in parallel; returns by now + timeout whatever happens.
+def parallel(jobs: Sequence[Callable[[], T]], deadline: float) -> list[T | None]:
+    """Run every job in its own thread; each result, or None for a job not done by deadline.
 
-    Worker threads are daemons: one stuck in a read past the deadline is abandoned (its node is
-    reported as timed out), it never delays the answer or the exit.
+    Worker threads are daemons: one stuck in a read past the deadline is abandoned, it never
+    delays the answer or the exit.
     """
-    started = time.monotonic()
-    deadline = started + timeout
-    context = client.ssl_context() if any(t.url.startswith("https:") for t in targets) else None
-    results: dict[int, Scrape] = {}
+    results: dict[int, T] = {}
 
-    def work(index: int, target: Target) -> None:
-        results[index] = scrape(target, client, context, deadline)
+    def work(index: int, job: Callable[[], T]) -> None:
+        results[index] = job()
 
     threads = [
-        threading.Thread(target=work, args=(i, t), name=f"fetch-{t.name}", daemon=True)
-        for i, t in enumerate(targets)
+        threading.Thread(target=work, args=(i, job), name=f"advisor-{i}", daemon=True)
+        for i, job in enumerate(jobs)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    return [
-        results.get(i) or Scrape(t, None, f"no complete answer within {timeout:g} s", timeout)
-        for i, t in enumerate(targets)
-    ]
+    return [results.get(i) for i in range(len(jobs))]
+
+
+def scrape_jobs(
+    targets: Sequence[Target], client: Client, deadline: float
+) -> list[Callable[[], Scrape]]:
+    context = client.ssl_context() if any(t.url.startswith("https:") for t in targets) else None
+    return [functools.partial(scrape, t, client, context, deadline) for t in targets]
+
+
+def late(target: Target, timeout: float) -> Scrape:
+    return Scrape(target, None, f"no complete answer within {timeout:g} s", timeout)
+
+
+def fetch_all(targets: Sequence[Target], client: Client, timeout: float) -> list[Scrape]:
+    """Every target's samples, fetched in parallel; returns by now + timeout whatever happens
+    (a node not answered by then is reported as timed out)."""
+    deadline = time.monotonic() + timeout
+    done = parallel(scrape_jobs(targets, client, deadline), deadline)
+    return [s or late(t, timeout) for s, t in zip(done, targets, strict=True)]
 
 
 def scrape(

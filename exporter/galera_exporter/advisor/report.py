@@ -14,6 +14,7 @@ from typing import Any
 from galera_exporter import advice
 from galera_exporter.advisor import settings
 from galera_exporter.advisor.fetch import Scrape
+from galera_exporter.advisor.history import History
 from galera_exporter.decision import Decision, NodeFacts, Samples, decide, facts_from_samples
 
 # Exit status by scenario (docs/advisor.md): 0 healthy, 1 degraded but serving, 2 an operator
@@ -30,13 +31,28 @@ EXIT_STATUS = {
     "uuid_conflict": 3,
 }
 EXIT_USAGE = settings.EXIT_USAGE
-BOOTSTRAP_SCENARIOS = frozenset({"stopped", "crashed", "quorum_lost", "partitioned"})
-ONE_INSTANT = (
-    "The advisor sees one instant; the alerting rules remember a split brain for 24 hours and"
-    " then name no node. If this cluster had a split brain in the last 24 hours"
-    " (GaleraSplitBrain or GaleraSplitBrainHealed fired), do not bootstrap the node named here:"
-    " choose the side to keep deliberately (see the runbook)."
-)
+NO_PROMETHEUS = "no --prometheus.url given"
+
+
+def verify_history_step(cluster: str, node: str, why_unknown: str) -> str:
+    """The step before any bootstrap the advisor names while the 24-hour history is unknown.
+
+    The rules name no node for 24 h after a split brain (its sides share a UUID, not their
+    data); a healed split brain leaves nothing on the nodes. Refusing to name a node whenever
+    Prometheus is out of reach would leave the operator with nothing exactly when the advisor
+    is needed, so it names the node the nodes' evidence supports and puts this check first.
+    """
+    return (
+        f"Verify first that cluster {cluster} had no split brain in the last 24 hours; the"
+        f" advisor cannot tell ({why_unknown}). Look for GaleraSplitBrain or"
+        " GaleraSplitBrainHealed in the alert history (Alertmanager, pager, mail) and ask"
+        " whether anyone bootstrapped a node while others were running. If it had one, do NOT"
+        f" bootstrap {node}: the two sides' seqnos cannot be compared; choose the side to keep"
+        " deliberately (runbook: GaleraSplitBrainHealed). If it had none, go on with the next"
+        " step."
+    )
+
+
 BACKEND_DOWN = (
     "No back-end is ready on any node although the database is Primary (GaleraBackendDown):"
     " check the back-end services on the nodes."
@@ -91,6 +107,8 @@ class Report:
     steps: tuple[str, ...]
     notes: tuple[str, ...]
     seconds: float
+    split_brain_24h: bool | None = None  # None: unknown, see why_unknown
+    why_unknown: str | None = NO_PROMETHEUS
 
     @property
     def exit_status(self) -> int:
@@ -121,6 +139,8 @@ class Report:
             "force": d.force,
             "steps": list(self.steps),
             "notes": list(self.notes),
+            "split_brain_24h": self.split_brain_24h,
+            "split_brain_24h_unknown_because": self.why_unknown,
             "cluster": self.cluster,
             "exit_status": self.exit_status,
             "nodes": nodes,
@@ -136,7 +156,12 @@ def _one(samples: Samples, metric: str, label: str) -> str | None:
     )
 
 
-def build(scrapes: Sequence[Scrape], cluster: str = "", seconds: float = 0.0) -> Report:
+def build(
+    scrapes: Sequence[Scrape],
+    cluster: str = "",
+    seconds: float = 0.0,
+    past: History | None = None,
+) -> Report:
     nodes_facts = []
     extra: dict[str, tuple[str | None, bool | None, str | None]] = {}
     checked = []
@@ -158,10 +183,14 @@ def build(scrapes: Sequence[Scrape], cluster: str = "", seconds: float = 0.0) ->
             None if ready is None else ready == 1,
             _one(samples, "galera_status_info", "cluster_name"),
         )
-    # One instant only: split_brain_24h is unknown here and taken as False (see ONE_INSTANT).
-    decision = decide(nodes_facts)
     names = [name for n in nodes_facts if (name := extra[n.name][2])]
-    cluster = cluster or (names[0] if names else "(name unknown)")
+    known_name = cluster or (names[0] if names else "")
+    cluster = known_name or "(name unknown)"
+    split_brain_24h, why_unknown = past.lookup(known_name) if past else (None, NO_PROMETHEUS)
+    # The rules' 24-hour memory when Prometheus gave it; unknown decides as "none", and the
+    # verify step below says so whenever that lets a node be named.
+    remembered = bool(split_brain_24h)
+    decision = decide(nodes_facts, split_brain_24h=remembered)
     reports = tuple(
         NodeReport(
             name=f.name,
@@ -179,16 +208,26 @@ def build(scrapes: Sequence[Scrape], cluster: str = "", seconds: float = 0.0) ->
     steps = advice.steps(
         decision,
         cluster,
+        split_brain_24h=remembered,
         sides={f.name: f.members or "" for f in primary},
         histories={f.name: f.cluster_state_uuid or "" for f in primary},
         why={r.name: w for r in reports if (w := r.why())},
     )
+    if decision.candidate and split_brain_24h is None:
+        steps.insert(0, verify_history_step(cluster, decision.candidate, why_unknown or ""))
     notes = []
-    if decision.candidate and decision.scenario in BOOTSTRAP_SCENARIOS:
-        notes.append(ONE_INSTANT)
     if primary and not any(extra[f.name][1] for f in primary):
         notes.append(BACKEND_DOWN)
-    return Report(cluster, decision, reports, tuple(steps), tuple(notes), seconds)
+    return Report(
+        cluster,
+        decision,
+        reports,
+        tuple(steps),
+        tuple(notes),
+        seconds,
+        split_brain_24h,
+        why_unknown if split_brain_24h is None else None,
+    )
 
 
 # ------------------------------------------------------------------------------ as text
@@ -257,10 +296,20 @@ def text(report: Report) -> str:
     problems = [f"  {n.name} ({n.url}): {n.error}" for n in report.nodes if n.error]
     if problems:
         lines += ["", "Not observed:", *problems]
-    lines += ["", advice.evidence(d), "", f"Scenario: {d.scenario}"]
+    if report.split_brain_24h is None:
+        history = f"unknown ({report.why_unknown})"
+    else:
+        history = "yes" if report.split_brain_24h else "no"
+    lines += ["", advice.evidence(d), f"Split brain in the last 24 h: {history}", ""]
+    lines.append(f"Scenario: {d.scenario}")
     if d.candidate:
         forced = " (force safe_to_bootstrap first)" if d.force else ""
-        lines.append(f"Bootstrap node: {d.candidate}{forced}")
+        unverified = (
+            " - only once a split brain in the last 24 h is ruled out (first step)"
+            if report.split_brain_24h is None
+            else ""
+        )
+        lines.append(f"Bootstrap node: {d.candidate}{forced}{unverified}")
     else:
         lines.append("Bootstrap node: none named")
     lines.append("Next step:" if len(report.steps) == 1 else "Next steps:")

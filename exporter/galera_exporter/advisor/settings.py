@@ -30,6 +30,7 @@ KEYS = {
     "tls_key_file": "path",
     "basic_auth_username": "string",
     "basic_auth_password_file": "path",
+    "prometheus_url": "URL",
 }
 
 
@@ -44,6 +45,15 @@ class Settings:
     timeout: float
     cluster: str  # empty: the wsrep_cluster_name the nodes report
     json: bool
+    prometheus_url: str = ""  # empty: the split-brain history is not asked for
+
+
+USERINFO = re.compile(r"(//)[^/@]*@")
+
+
+def shown(text: str) -> str:
+    """An argument as echoed in an error: any user:password@ in it blanked out."""
+    return repr(USERINFO.sub(r"\1<credentials>@", text))
 
 
 def parse_target(text: str) -> Target:
@@ -56,9 +66,9 @@ def parse_target(text: str) -> Target:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as err:
-        raise SettingsError(f"{text!r}: not a URL ({err})") from err
+        raise SettingsError(f"{shown(text)}: not a URL ({err})") from err
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(f"{text!r}: expected [NAME=][http[s]://]host:port[/path]")
+        raise SettingsError(f"{shown(text)}: expected [NAME=][http[s]://]host:port[/path]")
     if parts.username is not None or parts.password is not None:
         # Never from argv: it would show in ps and shell history.
         raise SettingsError(
@@ -71,6 +81,22 @@ def parse_target(text: str) -> Target:
     path = parts.path or "/metrics"
     query = f"?{parts.query}" if parts.query else ""
     return Target(name or parts.hostname, f"{parts.scheme}://{netloc}{path}{query}")
+
+
+def parse_prometheus_url(text: str) -> str:
+    """A Prometheus base URL (a route prefix path is kept), never with credentials in it."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as err:
+        raise SettingsError(f"prometheus URL {shown(text)}: not a URL ({err})") from err
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"prometheus URL {shown(text)}: expected http[s]://host:port[/prefix]")
+    if parts.username is not None or parts.password is not None or parts.query:
+        raise SettingsError(
+            f"prometheus URL {parts.hostname}: credentials or a query in it are refused"
+        )
+    return text.rstrip("/")
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -130,6 +156,14 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="FILE",
         help="file holding that user's password (never given on the command line)",
+    )
+    parser.add_argument(
+        "--prometheus.url",
+        dest="prometheus_url",
+        default=None,
+        metavar="URL",
+        help="Prometheus evaluating the exporter's rules, asked (within --timeout) whether the"
+        " cluster had a split brain in the last 24 h; without it that is unknown and said so",
     )
 
 
@@ -214,7 +248,17 @@ def load(args: argparse.Namespace) -> Settings:
             client.ssl_context()
         except (OSError, ValueError) as err:  # ssl.SSLError is an OSError
             raise SettingsError(f"TLS files: {err}") from err
-    return Settings(targets, client, float(timeout), str(pick("cluster", "")), bool(args.json))
+    prometheus = pick("prometheus_url", "")
+    if not isinstance(prometheus, str):
+        raise SettingsError(f"prometheus_url: expected a URL, got {prometheus!r}")
+    return Settings(
+        targets,
+        client,
+        float(timeout),
+        str(pick("cluster", "")),
+        bool(args.json),
+        parse_prometheus_url(prometheus) if prometheus else "",
+    )
 
 
 class Parser(argparse.ArgumentParser):
