@@ -4,7 +4,6 @@ exporters that fail: closed port, hanging, garbage, HTTP 401, TLS."""
 from __future__ import annotations
 
 import json
-import socket
 import ssl
 import subprocess
 import time
@@ -19,6 +18,7 @@ from galera_exporter.advisor import cli, fetch, report, settings
 from galera_exporter.cli import build_parser
 from galera_exporter.decision import decide, facts_from_samples
 from tests.advisor.server import Page, PageServer, page_server, run_advisor
+from tests.support.ports import closed_port
 
 STATES = Path(__file__).resolve().parents[1] / "fixtures" / "states"
 
@@ -46,13 +46,6 @@ def advise(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[st
     """In-process run with --json: (exit status, the JSON object)."""
     status = cli.main(["--json", *args])
     return status, json.loads(capsys.readouterr().out)
-
-
-def closed_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --------------------------------------------------------------------- golden expositions

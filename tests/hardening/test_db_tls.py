@@ -30,6 +30,7 @@ from galera_lab.node import Node
 from galera_lab.wait import wait_for
 from tests.hardening.conftest import ADDRESS, DB_USER
 from tests.hardening.harness import DISTINCTIVE_PASSWORD, Exporter, metric
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 
@@ -59,12 +60,6 @@ def make_signed(directory: Path, name: str, ca: str, san: str) -> None:
         "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem",
         cwd=directory,
     )  # fmt: skip
-
-
-def free_port(address: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -19,7 +19,8 @@ from galera_exporter.collectors.wsrep import WsrepSource
 from galera_exporter.config import MySQLTarget
 from galera_exporter.db import StatusReader
 from galera_lab.node import Node, NodeSpec
-from tests.logs.helpers import registry_for, sample, wait_for
+from tests.logs.helpers import registry_for, sample
+from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -59,7 +60,7 @@ def test_errorlog_follows_the_real_node(node: Node) -> None:
         follower = errorlog.follower
         assert follower is not None
         size = node.error_log.stat().st_size
-        wait_for(lambda: follower.status().offset >= size, "start-up recovery of the error log")
+        wait_for("start-up recovery of the error log", lambda: follower.status().offset >= size)
         assert event(reg, "synced") == 0  # the bootstrap's lines are from before start-up
 
         node.query("CREATE DATABASE IF NOT EXISTS t")
@@ -74,19 +75,19 @@ def test_errorlog_follows_the_real_node(node: Node) -> None:
         assert errorlog.follower is follower
         position = node.recover_position()  # appends the recover run to the error log
         assert position == f"{uuid}:{committed}"
-        wait_for(lambda: sample(log_only, "galera_recovered_seqno") == committed,
-                 "the recovered seqno on /metrics")  # fmt: skip
+        wait_for("the recovered seqno on /metrics",
+                 lambda: sample(log_only, "galera_recovered_seqno") == committed)  # fmt: skip
         assert sample(log_only, "galera_recovered_position_info", {"uuid": uuid}) == 1.0
 
         node.start(bootstrap=True, start_position=position)
         node.wait_synced(90)
-        wait_for(lambda: event(reg, "synced") == 1, "the restart's 'Synchronized with group'")
+        wait_for("the restart's 'Synchronized with group'", lambda: event(reg, "synced") == 1)
         assert event(reg, "ready_for_connections") == 1
         assert sample(reg, "galera_up") == 1.0
         assert errorlog.follower is follower  # the same path again: still the same follower
 
         node.stop()
-        wait_for(lambda: event(log_only, "shutdown") == 1, "the stop's 'Shutdown complete'")
+        wait_for("the stop's 'Shutdown complete'", lambda: event(log_only, "shutdown") == 1)
         assert event(log_only, "unsafe_bootstrap_refused") == 0
         assert (sample(log_only, "galera_errorlog_lines_total") or 0) > 100
     finally:
