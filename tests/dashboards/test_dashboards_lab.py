@@ -34,6 +34,7 @@ from galera_lab.stack import Stack
 from galera_lab.wait import wait_for
 from tests.dashboards import promql
 from tests.dashboards.generator import generate
+from tests.support.tiers import starts_real_galera
 
 pytestmark = [
     pytest.mark.cluster,
@@ -80,6 +81,7 @@ def _log(message: str) -> None:
 
 
 @pytest.fixture(scope="module")
+@starts_real_galera
 def lab() -> Iterator[DashLab]:
     started = time.monotonic()
     # Not under pytest's basetemp, which later pytest runs (several engineers run them) prune:

@@ -31,6 +31,7 @@ from galera_lab.wait import wait_for
 from tests.hardening.conftest import ADDRESS, DB_USER
 from tests.hardening.harness import DISTINCTIVE_PASSWORD, Exporter, metric
 from tests.support.ports import free_port
+from tests.support.tiers import starts_real_galera
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 
@@ -91,6 +92,7 @@ class TLSServer:
 
 
 @pytest.fixture(scope="module")
+@starts_real_galera
 def tls_server() -> Iterator[TLSServer]:
     base = Path(tempfile.mkdtemp(prefix="galera-tls-", dir="/var/tmp"))
     for name in ("ca", "wrong-ca"):

@@ -12,12 +12,14 @@ import pytest
 from galera_lab.node import Node, NodeSpec
 from galera_lab.wait import wait_for
 from tests.integration.exporter_process import ExporterProcess, value
+from tests.support.tiers import starts_real_galera
 
 pytestmark = pytest.mark.cluster
 ADDRESS = "127.0.0.21"
 
 
 @pytest.fixture(scope="module")
+@starts_real_galera
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     base = tmp_path_factory.mktemp("galera-node")
     node = Node(NodeSpec("node1", ADDRESS, base, (f"{ADDRESS}:4567",)))

@@ -16,6 +16,7 @@ import pytest
 
 from galera_lab.lab import Lab, running_lab
 from tests.lab.helpers import TIMINGS, Before
+from tests.support.tiers import starts_real_galera
 
 # working agreement: lab tests use 127.0.0.31-39; GALERA_TEST_LAB_ADDRESS lets a parallel
 # checkout on this machine use another block.
@@ -24,6 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
+@starts_real_galera
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     started = time.monotonic()
     with running_lab(tmp_path_factory.mktemp("lab"), BASE_ADDRESS,

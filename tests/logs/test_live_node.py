@@ -20,6 +20,7 @@ from galera_exporter.config import MySQLTarget
 from galera_exporter.db import StatusReader
 from galera_lab.node import Node, NodeSpec
 from tests.logs.helpers import registry_for, sample
+from tests.support.tiers import starts_real_galera
 from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -28,6 +29,7 @@ ADDRESS = "127.0.0.61"  # the logs block of the working agreement
 
 
 @pytest.fixture(scope="module")
+@starts_real_galera
 def node() -> Iterator[Node]:
     base = Path(tempfile.mkdtemp(prefix="galera-logs-"))
     lab_node = Node(NodeSpec("logs1", ADDRESS, base, (f"{ADDRESS}:4567",), "logs_test"))

@@ -17,6 +17,7 @@ import pytest
 from galera_lab import procs
 from galera_lab.node import Node, NodeSpec
 from galera_lab.wait import wait_for
+from tests.support.tiers import starts_real_galera
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -31,6 +32,7 @@ TTL = 1.0
 
 
 @pytest.fixture(scope="module")
+@starts_real_galera
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     base = tmp_path_factory.mktemp("flood")
     node = Node(NodeSpec("flood1", ADDRESS, base, (f"{ADDRESS}:4567",)))
