@@ -20,6 +20,7 @@ from galera_exporter.advisor import cli, history, report, settings
 from galera_lab.wait import wait_for
 from tests.advisor.server import Page, PageServer, page_server, run_advisor
 from tests.support.ports import closed_port, free_port
+from tests.support.tiers import slow_fixture
 
 REPO = Path(__file__).resolve().parents[2]
 STATES = REPO / "tests" / "fixtures" / "states"
@@ -48,6 +49,7 @@ def query(url: str, expr: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture  # a real Prometheus: ~6 s to start and evaluate the rules
 def prometheus(
     nodes: tuple[PageServer, list[str]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:

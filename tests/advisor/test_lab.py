@@ -40,7 +40,8 @@ from tests.advisor.server import Run, run_advisor
 from tests.e2e.conftest import E2E_MAX_FOR_SECONDS, rules_with_capped_for
 from tests.support.tiers import starts_real_galera
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(900)]
 BASE_ADDRESS = "127.0.0.91"
 CLUSTER = "galera_advisor"
 NAMES = ["node1", "node2", "node3"]

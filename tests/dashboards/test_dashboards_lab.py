@@ -36,9 +36,8 @@ from tests.dashboards import promql
 from tests.dashboards.generator import generate
 from tests.support.tiers import starts_real_galera
 
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
 pytestmark = [
-    pytest.mark.cluster,
-    pytest.mark.slow,
     pytest.mark.timeout(600),
     # pymysql may drop the socket of a refused connection while nodes stop
     pytest.mark.filterwarnings("ignore::ResourceWarning"),

@@ -33,7 +33,8 @@ from tests.hardening.harness import DISTINCTIVE_PASSWORD, Exporter, metric
 from tests.support.ports import free_port
 from tests.support.tiers import starts_real_galera
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(180)]
 
 MARIADBD = shutil.which("mariadbd", path="/usr/sbin:/usr/bin") or "mariadbd"
 

@@ -15,7 +15,8 @@ from galera_lab.node import Node
 from tests.logs.helpers import registry_for, sample
 from tests.support.wait import wait_for
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(300)]
 
 UUID = "125a32e7-ea40-11f1-8844-577ec5e07595"
 HUGE = "9200000000000000000"

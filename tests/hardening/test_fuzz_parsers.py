@@ -123,6 +123,7 @@ def check_grastate(data: bytes) -> None:
     assert isinstance(state.version, str)
 
 
+@pytest.mark.slow  # ~5-8 s of examples
 @fuzz("grastate_structured")
 @given(damaged(grastate_lines))
 def test_grastate_structured(data: bytes) -> None:
@@ -167,6 +168,7 @@ def check_gvwstate(data: bytes) -> None:
     assert isinstance(view.view_id, str)
 
 
+@pytest.mark.slow  # ~5-8 s of examples
 @fuzz("gvwstate_structured")
 @given(damaged(gvwstate_lines))
 def test_gvwstate_structured(data: bytes) -> None:
@@ -185,6 +187,7 @@ def test_gvwstate_bytes(data: bytes) -> None:
         check_gvwstate(variant)
 
 
+@pytest.mark.slow  # ~5-8 s of examples
 @fuzz("status_values")
 @given(st.one_of(number_text, st.text(max_size=60), st.text(alphabet="0123456789²³¹٣", max_size=30),
                  st.integers(0, 10).map(lambda n: "9" * (4300 + n))))  # fmt: skip

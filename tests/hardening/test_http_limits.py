@@ -126,6 +126,7 @@ def test_header_flood_keeps_rss_bounded(exporter: Exporter) -> None:
     assert exporter.rss_kib() < 80 * 1024
 
 
+@pytest.mark.slow  # ~10 s: waits out the deadlines it checks
 def test_slowloris_is_cut_at_the_header_deadline(exporter: Exporter) -> None:
     """One header byte every 0.5 s used to hold a thread forever (30 s timeout per read)."""
     limit = httpserver.HEADER_TIMEOUT_SECONDS
@@ -300,6 +301,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return d / "cert.pem", d / "key.pem"
 
 
+@pytest.mark.slow  # ~10 s: waits out the deadlines it checks
 def test_tls_handshakes_are_bounded_too(tmp_path: Path, certificate: tuple[Path, Path]) -> None:
     """Under TLS the handshake runs in the connection's thread within the same deadline: 200
     clients that connect and never say hello neither block scrapes nor hold threads, and one

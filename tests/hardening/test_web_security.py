@@ -20,7 +20,8 @@ from galera_lab.node import Node
 from galera_lab.wait import wait_for
 from tests.hardening.harness import Exporter, basic_auth, metric
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(300)]
 
 ALICE = ("alice", "alice-Secret-1")
 BOB = ("bob", "bob-Secret-2")

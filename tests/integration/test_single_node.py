@@ -14,7 +14,6 @@ from galera_lab.wait import wait_for
 from tests.integration.exporter_process import ExporterProcess, value
 from tests.support.tiers import starts_real_galera
 
-pytestmark = pytest.mark.cluster
 ADDRESS = "127.0.0.21"
 
 

@@ -14,7 +14,8 @@ from galera_lab.lab import Lab
 from galera_lab.stack import EXPORTER_USER
 from galera_lab.wait import wait_for
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(120)]
 
 
 def test_prometheus_scrapes_every_exporter_with_cluster_label(lab: Lab) -> None:

@@ -23,7 +23,8 @@ from tests.logs.helpers import registry_for, sample
 from tests.support.tiers import starts_real_galera
 from tests.support.wait import wait_for
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(300)]
 
 ADDRESS = "127.0.0.61"  # the logs block of the working agreement
 

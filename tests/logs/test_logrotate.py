@@ -112,6 +112,7 @@ def _errors(lines: list[bytes]) -> int:
     return sum(b" ERROR " in x for x in lines)
 
 
+@pytest.mark.slow  # ~3-7 s each: 12 real logrotate runs
 @pytest.mark.parametrize("inotify", [True, False], ids=["inotify", "polling"])
 @pytest.mark.parametrize("mode", ["create", "copytruncate"])
 def test_logrotate_loses_nothing(tmp_path: Path, mode: str, inotify: bool) -> None:

@@ -19,7 +19,8 @@ from galera_lab.node import Node, NodeSpec
 from galera_lab.wait import wait_for
 from tests.support.tiers import starts_real_galera
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(600)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(600)]
 
 ADDRESS = "127.0.0.124"  # this work's single-node address
 USER = "galera_serving"

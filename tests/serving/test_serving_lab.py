@@ -28,7 +28,8 @@ from galera_lab.wait import wait_for
 from tests.e2e.conftest import rules_with_capped_for
 from tests.support.tiers import starts_real_galera
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(900)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(900)]
 
 BASE_ADDRESS = "127.0.0.121"  # this work's block: 127.0.0.121-123
 REPO = Path(__file__).resolve().parents[2]
