@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from galera_exporter.cli import build_parser
 from galera_exporter.decision import decide, facts_from_samples
 from tests.advisor.server import Page, PageServer, page_server, run_advisor
 from tests.support.ports import closed_port
+from tests.support.tls import openssl
 
 STATES = Path(__file__).resolve().parents[1] / "fixtures" / "states"
 
@@ -241,10 +241,6 @@ def test_credentials_never_from_argv(capsys: pytest.CaptureFixture[str]) -> None
 
 
 # ------------------------------------------------------------------------------------ TLS
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A throwaway CA and a server certificate for 127.0.0.1 signed by it."""

@@ -32,15 +32,12 @@ from tests.hardening.conftest import ADDRESS, DB_USER
 from tests.hardening.harness import DISTINCTIVE_PASSWORD, Exporter, metric
 from tests.support.ports import free_port
 from tests.support.tiers import starts_real_galera
+from tests.support.tls import openssl
 
 # cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
 pytestmark = [pytest.mark.timeout(180)]
 
 MARIADBD = shutil.which("mariadbd", path="/usr/sbin:/usr/bin") or "mariadbd"
-
-
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
 def make_ca(directory: Path, name: str) -> None:

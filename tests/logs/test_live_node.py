@@ -6,6 +6,7 @@ The path comes from the server's log_error, the follower outlives mysqld, and a 
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -26,7 +27,9 @@ from tests.support.wait import wait_for
 # cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
 pytestmark = [pytest.mark.timeout(300)]
 
-ADDRESS = "127.0.0.61"  # the logs block of the working agreement
+# The logs block of the working agreement; GALERA_TEST_LOGS_ADDRESS lets a parallel checkout on
+# this machine use another address.
+ADDRESS = os.environ.get("GALERA_TEST_LOGS_ADDRESS", "127.0.0.61")
 
 
 @pytest.fixture(scope="module")

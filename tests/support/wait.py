@@ -28,5 +28,3 @@ def wait_for(
 ) -> T:
     """Poll `probe` until it is truthy and return its value; print how long it took (stderr)."""
     return lab_wait_for(what, probe, timeout, interval)
-
-
