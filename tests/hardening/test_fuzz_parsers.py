@@ -310,6 +310,7 @@ def test_log_blocks_agree_with_lines(lines: list[bytes]) -> None:
     assert logparse.errorlog_lines(block) == expected
 
 
+@pytest.mark.slow  # the budget's total needs the slow fuzz tests above: same tier as them
 def test_zz_total_generated_inputs() -> None:
     """Runs last in this module: the budget really ran (only meaningful in a full run)."""
     if set(SEEDS) != set(BUDGET):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +18,9 @@ from galera_exporter.collectors.errorlog import ErrorLogSource
 from galera_exporter.collectors.wsrep import WsrepSource
 from galera_exporter.config import MySQLTarget
 from galera_exporter.db import StatusReader
-from galera_lab.node import Node, NodeSpec
+from galera_lab.node import Node
 from tests.logs.helpers import registry_for, sample
+from tests.support.galera import bootstrapped_node
 from tests.support.tiers import starts_real_galera
 from tests.support.wait import wait_for
 
@@ -36,15 +36,10 @@ ADDRESS = os.environ.get("GALERA_TEST_LOGS_ADDRESS", "127.0.0.61")
 @starts_real_galera
 def node() -> Iterator[Node]:
     base = Path(tempfile.mkdtemp(prefix="galera-logs-"))
-    lab_node = Node(NodeSpec("logs1", ADDRESS, base, (f"{ADDRESS}:4567",), "logs_test"))
-    started = time.monotonic()
-    lab_node.start(bootstrap=True)
-    lab_node.wait_synced(90)
-    print(f"waited {time.monotonic() - started:.1f}s for the node to bootstrap")
     try:
-        yield lab_node
+        with bootstrapped_node("logs1", ADDRESS, base, cluster_name="logs_test") as lab_node:
+            yield lab_node
     finally:
-        lab_node.kill()
         shutil.rmtree(base, ignore_errors=True)
 
 
