@@ -13,48 +13,29 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from _common import start_exporter, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 DATADIR = REPO / "tests" / "fixtures" / "states" / "down_stopped_last"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_exporter(work: Path, name: str) -> tuple[subprocess.Popen[bytes], str]:
+def exporter_on_fixture(work: Path, name: str) -> tuple[subprocess.Popen[bytes], str]:
     datadir = work / name
     shutil.copytree(DATADIR, datadir)
     option_file = work / f"{name}.cnf"
     option_file.write_text(f"[client]\nuser = nobody\nsocket = {work}/{name}-no.sock\n")
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "galera_exporter", f"--web.listen-address=127.0.0.1:{port}",
-         f"--mysql.defaults-file={option_file}", f"--galera.datadir={datadir}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/metrics"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                response.read()
-            return proc, url
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    proc, port = start_exporter(
+        f"--mysql.defaults-file={option_file}", f"--galera.datadir={datadir}"
+    )
+    return proc, f"http://127.0.0.1:{port}/metrics"
 
 
 def advisor(args: list[str]) -> tuple[float, float]:
@@ -86,7 +67,7 @@ def main() -> None:
     os.environ["PYTHONPATH"] = env_path
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        exporters = [start_exporter(work, f"node{i}") for i in (1, 2, 3)]
+        exporters = [exporter_on_fixture(work, f"node{i}") for i in (1, 2, 3)]
         hang = socket.socket()  # listens, never accepts: a request waits forever
         hang.bind(("127.0.0.1", 0))
         hang.listen(8)
@@ -102,8 +83,7 @@ def main() -> None:
         finally:
             hang.close()
             for proc, _ in exporters:
-                os.kill(proc.pid, signal.SIGTERM)
-                proc.wait(10)
+                stop_process(proc)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,8 @@ import contextlib
 import http.client
 import os
 import selectors
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,26 +37,9 @@ from pathlib import Path
 
 import bcrypt
 
-TICKS = os.sysconf("SC_CLK_TCK")
+from _common import cpu_seconds, start_exporter, status_kib, stop_process
+
 PASSWORD = "bench-Secret-1"  # noqa: S105 - a throwaway credential for this process only
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def status_kib(pid: int, name: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{name}:"):
-            return int(line.split()[1])
-    return -1
 
 
 def auth_header(user: str, password: str) -> dict[str, str]:
@@ -68,25 +49,15 @@ def auth_header(user: str, password: str) -> dict[str, str]:
 @contextlib.contextmanager
 def exporter(workdir: Path, *args: str) -> Iterator[tuple[int, int]]:
     """(pid, port) of an exporter with no mysqld; stopped by its pid."""
-    port = free_port()
     env = {**os.environ, "GALERA_EXPORTER_MYSQL_SOCKET": str(workdir / "none.sock")}
     with open(workdir / "exporter.log", "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "galera_exporter", f"--web.listen-address=127.0.0.1:{port}",
-             f"--galera.datadir={workdir}", "--mysql.timeout=0.5", *args],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
+        proc, port = start_exporter(
+            f"--galera.datadir={workdir}", "--mysql.timeout=0.5", *args, env=env, log=log
+        )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            time.sleep(0.1)  # polling for the port to open, bounded by the deadline
         yield proc.pid, port
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
+        stop_process(proc)
 
 
 def scrape_latencies(

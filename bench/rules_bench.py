@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ import uuid
 from pathlib import Path
 from typing import Any, ClassVar
 
+from galera_lab.procs import free_port
 from galera_lab.wait import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,12 +48,6 @@ BROKEN = (
     ("donor", "joiner", "synced"),
     ("non_primary", "non_primary", "non_primary"),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def body_for(template: str, state: str, cluster: int, node: int, nodes: int) -> bytes:

@@ -19,8 +19,6 @@ import argparse
 import http.client
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _common import cpu_seconds, free_port, status_kib, stop_process
 from galera_lab.node import Node, NodeSpec, process_alive
 from galera_lab.wait import wait_for
 
@@ -44,25 +43,10 @@ MYSQLD_EXPORTER_DEFAULTS = (
 )
 # What mysqld_exporter's default collectors need (galera-lab.md).
 MYSQLD_EXPORTER_GRANT = "GRANT PROCESS, REPLICATION CLIENT, SELECT, SLAVE MONITOR ON *.* TO "
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    return max(0, status_kib(pid, "VmRSS"))
 
 
 @dataclass
@@ -107,12 +91,7 @@ class Target:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+            stop_process(self.proc, 10)
             wait_for(f"{self.name} exited", lambda: not process_alive(self.pid), 10, quiet=True)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pymysql
 
-from galera_lab import cfgcm, faults, scenarios
+from galera_lab import cfgcm, faults, recovery, scenarios
 from galera_lab.cluster import DEFAULT_BASE_ADDRESS, Cluster, ClusterError, ClusterSpec
 from galera_lab.cluster import default_base_dir as _default_base_dir
 from galera_lab.node import Node, NodeError
@@ -78,7 +78,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     print(f"[lab] {len(cluster.nodes)} nodes on {', '.join(n.spec.address for n in cluster)} "
           f"under {base}", flush=True)
-    cluster.up()
+    recovery.up(cluster)
     stack = Stack(cluster, with_prometheus=not args.no_monitoring)
     print("[lab] starting exporters" + ("" if args.no_monitoring else
           ", Prometheus, Alertmanager and the webhook sink"), flush=True)
@@ -157,7 +157,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 
 def cmd_reset(args: argparse.Namespace) -> int:
     cluster = Cluster.load(Path(args.dir))
-    scenarios.reset(cluster)
+    recovery.reset(cluster)
     # The exporter account lives in the database: a rebuilt cluster needs it again.
     stack = Stack(cluster)
     if stack.processes:

@@ -218,17 +218,6 @@ class Cluster:
         return uuids.pop()
 
     # -------------------------------------------------------------- start-up
-    def up(self) -> None:
-        """Bring the cluster to healthy: from scratch, or from whatever state the files are in."""
-        self.save()
-        if self.is_fresh():
-            self.create()
-        else:
-            from galera_lab.scenarios import reset  # noqa: PLC0415 - scenarios imports cluster
-
-            reset(self)
-        self.ensure_schema()
-
     def create(self) -> None:
         """New datadirs; bootstrap node 1, then join the others one by one (SST ~13 s each)."""
         started = time.monotonic()

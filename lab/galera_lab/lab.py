@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from galera_lab import scenarios
+from galera_lab import recovery, scenarios
 from galera_lab.cluster import Cluster, ClusterSpec
 from galera_lab.node import Node
 from galera_lab.stack import Stack
@@ -40,7 +40,7 @@ class Lab:
 
     def reset(self) -> float:
         """Back to healthy from any state; the exporter account is re-created if needed."""
-        took = scenarios.reset(self.cluster)
+        took = recovery.reset(self.cluster)
         if took:
             self.stack.ensure_exporter_user(self.stack.exporter_password())
         return took
@@ -85,7 +85,7 @@ def running_lab(
     stack = Stack(cluster, rules_dir=rules_dir, with_prometheus=with_prometheus,
                   interval=interval, exporter_args=exporter_args, inhibit_rules=inhibit_rules)
     try:
-        cluster.up()
+        recovery.up(cluster)
         stack.start()
         yield Lab(cluster, stack)
     finally:

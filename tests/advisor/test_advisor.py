@@ -4,9 +4,7 @@ exporters that fail: closed port, hanging, garbage, HTTP 401, TLS."""
 from __future__ import annotations
 
 import json
-import socket
 import ssl
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,8 @@ from galera_exporter.advisor import cli, fetch, report, settings
 from galera_exporter.cli import build_parser
 from galera_exporter.decision import decide, facts_from_samples
 from tests.advisor.server import Page, PageServer, page_server, run_advisor
+from tests.support.ports import closed_port
+from tests.support.tls import openssl
 
 STATES = Path(__file__).resolve().parents[1] / "fixtures" / "states"
 
@@ -46,13 +46,6 @@ def advise(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[st
     """In-process run with --json: (exit status, the JSON object)."""
     status = cli.main(["--json", *args])
     return status, json.loads(capsys.readouterr().out)
-
-
-def closed_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --------------------------------------------------------------------- golden expositions
@@ -248,10 +241,6 @@ def test_credentials_never_from_argv(capsys: pytest.CaptureFixture[str]) -> None
 
 
 # ------------------------------------------------------------------------------------ TLS
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A throwaway CA and a server certificate for 127.0.0.1 signed by it."""

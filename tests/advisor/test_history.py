@@ -6,7 +6,6 @@ answers garbage or does not know the cluster is an unknown history, said as the 
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
@@ -20,18 +19,14 @@ import yaml
 from galera_exporter.advisor import cli, history, report, settings
 from galera_lab.wait import wait_for
 from tests.advisor.server import Page, PageServer, page_server, run_advisor
+from tests.support.ports import closed_port, free_port
+from tests.support.tiers import slow_fixture
 
 REPO = Path(__file__).resolve().parents[2]
 STATES = REPO / "tests" / "fixtures" / "states"
 PROMETHEUS = "/usr/bin/prometheus"
 # All down, node1 left last: the rules and the advisor name node1 (no force).
 CLUSTER = {"node1": "down_stopped_last", "node2": "down_crashed", "node3": "down_crashed"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +49,7 @@ def query(url: str, expr: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture  # a real Prometheus: ~6 s to start and evaluate the rules
 def prometheus(
     nodes: tuple[PageServer, list[str]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
@@ -135,10 +131,6 @@ def test_prometheus_that_does_not_know_the_cluster(
     assert "does not evaluate galera-exporter's rules for a cluster labelled 'prod'" in because
     assert "clusters it knows: gw" in because
     assert out["steps"][0] == report.verify_history_step("prod", "node1", because)
-
-
-def closed_port() -> int:
-    return free_port()  # bound, then released: nothing listens
 
 
 @pytest.mark.parametrize(

@@ -38,8 +38,10 @@ from galera_lab.lab import Lab, running_lab
 from galera_lab.wait import wait_for
 from tests.advisor.server import Run, run_advisor
 from tests.e2e.conftest import E2E_MAX_FOR_SECONDS, rules_with_capped_for
+from tests.support.tiers import starts_real_galera
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(900)]
 BASE_ADDRESS = "127.0.0.91"
 CLUSTER = "galera_advisor"
 NAMES = ["node1", "node2", "node3"]
@@ -49,6 +51,7 @@ NO_SPLIT = "had no split brain in the last 24 hours"
 
 
 @pytest.fixture(scope="module")
+@starts_real_galera
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     # GaleraSplitBrain's `for: 1m` capped to 30 s as in the e2e tests: the memory the advisor
     # asks for is the same rule; waiting the full minute proves nothing more.

@@ -28,16 +28,16 @@ from pathlib import Path
 
 import pytest
 
-from galera_lab import scenarios
+from galera_lab import recovery, scenarios
 from galera_lab.cluster import Cluster, ClusterSpec
 from galera_lab.stack import Stack
 from galera_lab.wait import wait_for
 from tests.dashboards import promql
 from tests.dashboards.generator import generate
+from tests.support.tiers import starts_real_galera
 
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
 pytestmark = [
-    pytest.mark.cluster,
-    pytest.mark.slow,
     pytest.mark.timeout(600),
     # pymysql may drop the socket of a refused connection while nodes stop
     pytest.mark.filterwarnings("ignore::ResourceWarning"),
@@ -80,6 +80,7 @@ def _log(message: str) -> None:
 
 
 @pytest.fixture(scope="module")
+@starts_real_galera
 def lab() -> Iterator[DashLab]:
     started = time.monotonic()
     # Not under pytest's basetemp, which later pytest runs (several engineers run them) prune:
@@ -94,7 +95,7 @@ def lab() -> Iterator[DashLab]:
     )
     stack = Stack(cluster, rules_dir=promql.REPO / "rules", interval="2s")
     try:
-        cluster.up()
+        recovery.up(cluster)
         stack.start()
         instances = dict(stack.exporters)
         _log(f"lab up in {time.monotonic() - started:.1f}s: {instances}")
@@ -184,7 +185,7 @@ def _candidates(lab: DashLab) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("name", list(OTHER_SCENARIOS))
 def test_guide_scenario_panels(lab: DashLab, name: str) -> None:
     """Each scenario of the guide: the overview's verdict, as docs/dashboards.md shows it."""
-    scenarios.reset(lab.cluster)
+    recovery.reset(lab.cluster)
     # A fresh write: the survivors' last_committed is then above any position an earlier
     # scenario left in a node's error log (`Recovered position`).
     lab.cluster.write_marker(f"dashboards before {name}")
@@ -231,7 +232,7 @@ def test_guide_scenario_panels(lab: DashLab, name: str) -> None:
 
 
 def test_all_stopped_gracefully_names_the_last_node_stopped(lab: DashLab) -> None:
-    scenarios.reset(lab.cluster)
+    recovery.reset(lab.cluster)
     problem = lab.cluster.healthy_problem()
     assert problem is None, problem
     scenarios.run(lab.cluster, "all-stopped")  # order 1, 2, 3: node 3 leaves last

@@ -45,8 +45,9 @@ from tests.rules.series import (
     isolated,
     node_series,
 )
+from tests.support.tiers import slow_fixture
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.timeout(240)]  # slow: from the stack fixture
 
 PROMETHEUS = "/usr/bin/prometheus"
 OVERVIEW = promql.DASHBOARD_DIR / "galera-cluster-overview.json"
@@ -204,6 +205,7 @@ def _log(message: str) -> None:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture  # a real Prometheus evaluating the rules over every recorded scenario
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     base: Path = tmp_path_factory.mktemp("dash-prometheus")
     pages = {

@@ -21,7 +21,8 @@ import pytest
 
 from galera_lab.node import process_alive
 from galera_lab.wait import wait_for
-from tests.integration.exporter_process import free_port, parse_exposition, value
+from tests.integration.exporter_process import parse_exposition, value
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 

@@ -12,6 +12,7 @@ import pytest
 
 from galera_lab.lab import Lab, running_lab
 from tests.e2e.helpers import READY_LINE, RESULTS, backend_log
+from tests.support.tiers import starts_real_galera
 
 BASE_ADDRESS = "127.0.0.51"  # working agreement: rules e2e uses 127.0.0.51-59
 REPO = Path(__file__).resolve().parents[2]
@@ -48,6 +49,7 @@ def rules_with_capped_for(target: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+@starts_real_galera
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     started = time.monotonic()
     with running_lab(

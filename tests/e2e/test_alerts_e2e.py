@@ -40,7 +40,8 @@ from tests.e2e.helpers import (
     wait_quiet,
 )
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(900)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(900)]
 
 # Set by the split-brain test (last): it stays for 24 h by design.
 AFTER_SPLIT = frozenset({"GaleraSplitBrainHealed"})

@@ -13,6 +13,7 @@ import pytest
 
 from galera_lab.node import Node, NodeSpec
 from tests.hardening.harness import DISTINCTIVE_PASSWORD
+from tests.support.tiers import starts_real_galera
 
 # GALERA_TEST_HARDENING_ADDRESS lets parallel checkouts on one machine use other addresses.
 ADDRESS = os.environ.get("GALERA_TEST_HARDENING_ADDRESS", "127.0.0.41")
@@ -45,6 +46,7 @@ def ensure_running(node: Node) -> None:
 
 
 @pytest.fixture(scope="session")
+@starts_real_galera
 def session_node(hardening_base: Path) -> Iterator[Node]:
     node = Node(NodeSpec("hard1", ADDRESS, hardening_base, (f"{ADDRESS}:4567",)))
     started = time.monotonic()

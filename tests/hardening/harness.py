@@ -20,7 +20,8 @@ from pathlib import Path
 
 from galera_lab.node import process_alive
 from galera_lab.wait import wait_for
-from tests.integration.exporter_process import Samples, free_port, parse_exposition
+from tests.integration.exporter_process import Samples, parse_exposition
+from tests.support.ports import free_port
 
 # A password nobody would type by chance: if it shows up anywhere, it leaked.
 DISTINCTIVE_PASSWORD = "Pw-3xq7-LEAKCANARY-91ZbT"  # noqa: S105 - the canary itself

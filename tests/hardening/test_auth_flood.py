@@ -34,6 +34,7 @@ def exporter(tmp_path: Path) -> Iterator[Exporter]:
         proc.stop()
 
 
+@pytest.mark.slow  # ~6 s of flood
 def test_wrong_password_flood_is_bounded(exporter: Exporter) -> None:
     """20 clients with ever-new wrong passwords used to run 20 bcrypt checks at once and pin
     both cores for as long as the flood lasted."""

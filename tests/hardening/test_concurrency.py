@@ -12,7 +12,8 @@ import pytest
 from galera_lab.node import Node
 from tests.hardening.harness import Exporter, metric
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(600)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(600)]
 
 CLIENTS = 20
 REQUESTS = 500

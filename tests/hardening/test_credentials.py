@@ -16,7 +16,8 @@ from galera_lab.wait import wait_for
 from tests.hardening.conftest import DB_USER, write_option_file
 from tests.hardening.harness import DISTINCTIVE_PASSWORD, Exporter, metric
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(300)]
 
 WRONG_PASSWORD = "Wrong-9kq-LEAKCANARY-TWO"  # noqa: S105 - a canary
 # With the characters option files treat specially: '#', ';', a space, a double quote.

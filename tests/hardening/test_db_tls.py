@@ -30,14 +30,14 @@ from galera_lab.node import Node
 from galera_lab.wait import wait_for
 from tests.hardening.conftest import ADDRESS, DB_USER
 from tests.hardening.harness import DISTINCTIVE_PASSWORD, Exporter, metric
+from tests.support.ports import free_port
+from tests.support.tiers import starts_real_galera
+from tests.support.tls import openssl
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(180)]
 
 MARIADBD = shutil.which("mariadbd", path="/usr/sbin:/usr/bin") or "mariadbd"
-
-
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
 def make_ca(directory: Path, name: str) -> None:
@@ -59,12 +59,6 @@ def make_signed(directory: Path, name: str, ca: str, san: str) -> None:
         "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem",
         cwd=directory,
     )  # fmt: skip
-
-
-def free_port(address: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -96,6 +90,7 @@ class TLSServer:
 
 
 @pytest.fixture(scope="module")
+@starts_real_galera
 def tls_server() -> Iterator[TLSServer]:
     base = Path(tempfile.mkdtemp(prefix="galera-tls-", dir="/var/tmp"))
     for name in ("ca", "wrong-ca"):

@@ -24,7 +24,8 @@ from tests.hardening.harness import (
     metric,
 )
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(300)]
 
 # Response time allowed beyond the exporter's own deadline (HTTP, encoding, a busy CI box).
 SLACK = 0.5

@@ -12,9 +12,11 @@ import pytest
 
 from galera_exporter.collectors.errorlog import ErrorLogSource
 from galera_lab.node import Node
-from tests.logs.helpers import registry_for, sample, wait_for
+from tests.logs.helpers import registry_for, sample
+from tests.support.wait import wait_for
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(300)]
 
 UUID = "125a32e7-ea40-11f1-8844-577ec5e07595"
 HUGE = "9200000000000000000"
@@ -70,7 +72,7 @@ def source(node: Node) -> Iterator[ErrorLogSource]:
 def test_forged_user_names_change_nothing(node: Node, source: ErrorLogSource) -> None:
     reg = registry_for(source)
     assert sample(reg, "galera_errorlog_present") == 1.0
-    wait_for(lambda: caught_up(source, node.error_log), "follower at the end of the error log")
+    wait_for("follower at the end of the error log", lambda: caught_up(source, node.error_log))
     seqno_before = sample(reg, "galera_recovered_seqno")
     events_before = {e: sample(reg, "galera_errorlog_events_total", {"event": e}) for e in GUARDED}
     size = node.error_log.stat().st_size
@@ -81,7 +83,7 @@ def test_forged_user_names_change_nothing(node: Node, source: ErrorLogSource) ->
     # The real server wrote the forged text into its real log, newlines and all.
     assert written.count(b"Access denied for user") == len(codes), written[-2000:]
     assert f"\n{STAMP} 0 [Note] WSREP: Recovered position: {UUID}:{HUGE}\n".encode() in written
-    wait_for(lambda: caught_up(source, node.error_log), "follower read the forged lines")
+    wait_for("follower read the forged lines", lambda: caught_up(source, node.error_log))
 
     assert sample(reg, "galera_recovered_seqno") == seqno_before
     for event, before in events_before.items():
@@ -100,7 +102,7 @@ def test_a_real_wsrep_recover_still_counts(node: Node, source: ErrorLogSource) -
     assert position is not None
     uuid, seqno = position.rsplit(":", 1)
     wait_for(
-        lambda: sample(reg, "galera_recovered_seqno") == float(seqno),
         "the real recovered position in the metrics",
+        lambda: sample(reg, "galera_recovered_seqno") == float(seqno),
     )
     assert sample(reg, "galera_recovered_position_info", {"uuid": uuid}) == 1.0

@@ -123,6 +123,7 @@ def check_grastate(data: bytes) -> None:
     assert isinstance(state.version, str)
 
 
+@pytest.mark.slow  # ~5-8 s of examples
 @fuzz("grastate_structured")
 @given(damaged(grastate_lines))
 def test_grastate_structured(data: bytes) -> None:
@@ -167,6 +168,7 @@ def check_gvwstate(data: bytes) -> None:
     assert isinstance(view.view_id, str)
 
 
+@pytest.mark.slow  # ~5-8 s of examples
 @fuzz("gvwstate_structured")
 @given(damaged(gvwstate_lines))
 def test_gvwstate_structured(data: bytes) -> None:
@@ -185,6 +187,7 @@ def test_gvwstate_bytes(data: bytes) -> None:
         check_gvwstate(variant)
 
 
+@pytest.mark.slow  # ~5-8 s of examples
 @fuzz("status_values")
 @given(st.one_of(number_text, st.text(max_size=60), st.text(alphabet="0123456789²³¹٣", max_size=30),
                  st.integers(0, 10).map(lambda n: "9" * (4300 + n))))  # fmt: skip
@@ -307,6 +310,7 @@ def test_log_blocks_agree_with_lines(lines: list[bytes]) -> None:
     assert logparse.errorlog_lines(block) == expected
 
 
+@pytest.mark.slow  # the budget's total needs the slow fuzz tests above: same tier as them
 def test_zz_total_generated_inputs() -> None:
     """Runs last in this module: the budget really ran (only meaningful in a full run)."""
     if set(SEEDS) != set(BUDGET):

@@ -21,6 +21,7 @@ import pytest
 from galera_exporter import httpserver
 from galera_lab.wait import wait_for
 from tests.hardening.harness import Exporter, metric, offline_exporter
+from tests.support.tls import encrypt_key, self_signed
 
 pytestmark = [pytest.mark.timeout(240)]
 
@@ -126,6 +127,7 @@ def test_header_flood_keeps_rss_bounded(exporter: Exporter) -> None:
     assert exporter.rss_kib() < 80 * 1024
 
 
+@pytest.mark.slow  # ~10 s: waits out the deadlines it checks
 def test_slowloris_is_cut_at_the_header_deadline(exporter: Exporter) -> None:
     """One header byte every 0.5 s used to hold a thread forever (30 s timeout per read)."""
     limit = httpserver.HEADER_TIMEOUT_SECONDS
@@ -267,12 +269,7 @@ def test_check_config_is_prompt_and_located(
         web.write_text(f"basic_auth_users:\n  alice: '{hashed}'\n")
         expected = f"{web}: basic_auth_users.alice: bcrypt cost 20 out of range 4..19"
     else:
-        encrypted = tmp_path / "encrypted.key"
-        subprocess.run(
-            ["openssl", "pkey", "-in", str(key), "-out", str(encrypted), "-aes256",
-             "-passout", "pass:a-passphrase"],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
+        encrypted = encrypt_key(key, tmp_path / "encrypted.key", "a-passphrase")
         web.write_text(f"tls_server_config:\n  cert_file: {cert}\n  key_file: {encrypted}\n")
         expected = f"{web}: tls_server_config.key_file: {encrypted} is protected by a passphrase"
     started = time.monotonic()
@@ -290,16 +287,10 @@ def test_check_config_is_prompt_and_located(
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    d = tmp_path_factory.mktemp("tls")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem",
-         "-out", "cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        cwd=d, check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return d / "cert.pem", d / "key.pem"
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
+@pytest.mark.slow  # ~10 s: waits out the deadlines it checks
 def test_tls_handshakes_are_bounded_too(tmp_path: Path, certificate: tuple[Path, Path]) -> None:
     """Under TLS the handshake runs in the connection's thread within the same deadline: 200
     clients that connect and never say hello neither block scrapes nor hold threads, and one
@@ -345,12 +336,7 @@ def test_passphrase_key_never_prompts_on_a_terminal(
     """With a controlling terminal (script(1) gives it one), OpenSSL used to print 'Enter PEM
     pass phrase:' and wait for a person; start-up must fail at once instead."""
     cert, key = certificate
-    encrypted = tmp_path / "encrypted.key"
-    subprocess.run(
-        ["openssl", "pkey", "-in", str(key), "-out", str(encrypted), "-aes256", "-passout",
-         "pass:a-passphrase"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+    encrypted = encrypt_key(key, tmp_path / "encrypted.key", "a-passphrase")
     web = tmp_path / "web.yml"
     web.write_text(f"tls_server_config:\n  cert_file: {cert}\n  key_file: {encrypted}\n")
     command = f"{sys.executable} -m galera_exporter --web.config.file={web} --check-config"

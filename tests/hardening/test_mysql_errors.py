@@ -19,7 +19,8 @@ from galera_lab.node import Node
 from tests.hardening.conftest import DB_USER
 from tests.hardening.harness import DISTINCTIVE_PASSWORD
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(300)]
 
 
 def source(node: Node, password: str = DISTINCTIVE_PASSWORD) -> WsrepSource:

@@ -21,8 +21,8 @@ from galera_lab.wait import wait_for
 from tests.hardening.conftest import DB_USER, write_option_file
 from tests.hardening.harness import DISTINCTIVE_PASSWORD, Exporter, metric
 
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
 pytestmark = [
-    pytest.mark.cluster,
     pytest.mark.timeout(300),
     pytest.mark.skipif(os.geteuid() != 0, reason="creates a system user: needs root"),
 ]

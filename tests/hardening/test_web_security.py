@@ -19,8 +19,10 @@ import pytest
 from galera_lab.node import Node
 from galera_lab.wait import wait_for
 from tests.hardening.harness import Exporter, basic_auth, metric
+from tests.support.tls import openssl
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(300)]
 
 ALICE = ("alice", "alice-Secret-1")
 BOB = ("bob", "bob-Secret-2")
@@ -37,10 +39,6 @@ class Pki:
     key: Path
     client_cert: Path
     client_key: Path
-
-
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import ssl
-import subprocess
 import time
 from pathlib import Path
 
@@ -14,19 +13,14 @@ import pytest
 
 from galera_exporter import webconfig
 from galera_exporter.auth import BasicAuth, Verdict
+from tests.support.tls import encrypt_key, self_signed
 
 HASH = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(4)).decode()
 
 
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    d = tmp_path_factory.mktemp("cert")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem",
-         "-out", "c.pem", "-days", "2", "-subj", "/CN=127.0.0.1"],
-        cwd=d, check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return d / "c.pem", d / "k.pem"
+    return self_signed(tmp_path_factory.mktemp("cert"))
 
 
 def load(tmp_path: Path, text: str) -> webconfig.WebSettings:
@@ -211,12 +205,7 @@ def test_fifo_and_oversized_files_are_refused(tmp_path: Path, cert: tuple[Path, 
 
 def test_passphrase_key_is_a_clear_error(tmp_path: Path, cert: tuple[Path, Path]) -> None:
     c, k = cert
-    encrypted = tmp_path / "enc.key"
-    subprocess.run(
-        ["openssl", "pkey", "-in", str(k), "-out", str(encrypted), "-aes256", "-passout",
-         "pass:secret-passphrase"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+    encrypted = encrypt_key(k, tmp_path / "enc.key", "secret-passphrase")
     found = problems(tmp_path, f"tls_server_config:\n  cert_file: {c}\n  key_file: {encrypted}\n")
     assert len(found) == 1, found
     assert f"tls_server_config.key_file: {encrypted} is protected by a passphrase" in found[0]

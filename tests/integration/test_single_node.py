@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import secrets
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from galera_lab.node import Node, NodeSpec
+from galera_lab.node import Node
 from galera_lab.wait import wait_for
 from tests.integration.exporter_process import ExporterProcess, value
+from tests.support.galera import bootstrapped_node
+from tests.support.tiers import starts_real_galera
 
-pytestmark = pytest.mark.cluster
-ADDRESS = "127.0.0.21"
+# GALERA_TEST_INTEGRATION_ADDRESS lets a parallel checkout on this machine use another address.
+ADDRESS = os.environ.get("GALERA_TEST_INTEGRATION_ADDRESS", "127.0.0.21")
 
 
 @pytest.fixture(scope="module")
+@starts_real_galera
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    base = tmp_path_factory.mktemp("galera-node")
-    node = Node(NodeSpec("node1", ADDRESS, base, (f"{ADDRESS}:4567",)))
-    started = time.monotonic()
-    node.start(bootstrap=True)
-    node.wait_synced(60)
-    print(f"node bootstrapped in {time.monotonic() - started:.1f}s")
-    try:
+    with bootstrapped_node("node1", ADDRESS, tmp_path_factory.mktemp("galera-node")) as node:
         yield node
-    finally:
-        node.kill()
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ and leaves it recovered by the guide's own steps. Per-scenario timings are print
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,13 +16,16 @@ import pytest
 
 from galera_lab.lab import Lab, running_lab
 from tests.lab.helpers import TIMINGS, Before
+from tests.support.tiers import starts_real_galera
 
-BASE_ADDRESS = "127.0.0.31"  # working agreement: lab tests use 127.0.0.31-39
+# working agreement: lab tests use 127.0.0.31-39; GALERA_TEST_LAB_ADDRESS lets a parallel
+# checkout on this machine use another block.
+BASE_ADDRESS = os.environ.get("GALERA_TEST_LAB_ADDRESS", "127.0.0.31")
 REPO = Path(__file__).resolve().parents[2]
 
 
-
 @pytest.fixture(scope="session")
+@starts_real_galera
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     started = time.monotonic()
     with running_lab(tmp_path_factory.mktemp("lab"), BASE_ADDRESS,

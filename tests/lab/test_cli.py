@@ -1,9 +1,10 @@
 """`galera-lab up`, `status` and `down` as separate processes: down finds every pid from the
-state files and stops them all (a 1-node lab on 127.0.0.35, a few seconds)."""
+state files and stops them all (a 1-node lab on 127.0.0.35 by default, a few seconds)."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,9 @@ import pytest
 from galera_lab.node import process_alive
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
+
+# GALERA_TEST_LAB_CLI_ADDRESS lets a parallel checkout on this machine use another address.
+ADDRESS = os.environ.get("GALERA_TEST_LAB_CLI_ADDRESS", "127.0.0.35")
 
 
 def galera_lab(base: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -24,7 +28,7 @@ def galera_lab(base: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_up_status_down_in_separate_processes(tmp_path: Path) -> None:
     base = tmp_path / "lab"
-    up = galera_lab(base, "up", "--nodes", "1", "--base-address", "127.0.0.35")
+    up = galera_lab(base, "up", "--nodes", "1", "--base-address", ADDRESS)
     assert "prometheus:" in up.stdout and "Try this" in up.stdout
 
     processes = json.loads((base / "stack.json").read_text())["processes"]

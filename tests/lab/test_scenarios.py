@@ -17,9 +17,8 @@ from galera_lab.lab import Lab
 from galera_lab.scenarios import SPLIT_MAJORITY_NOTE, SPLIT_MINORITY_NOTE
 from tests.lab.helpers import HEALTHY, Before, at_least, expect
 
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
 pytestmark = [
-    pytest.mark.cluster,
-    pytest.mark.slow,
     pytest.mark.timeout(400),
 ]
 

@@ -14,7 +14,8 @@ from galera_lab.lab import Lab
 from galera_lab.stack import EXPORTER_USER
 from galera_lab.wait import wait_for
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(120)]
 
 
 def test_prometheus_scrapes_every_exporter_with_cluster_label(lab: Lab) -> None:
@@ -29,7 +30,7 @@ def test_prometheus_scrapes_every_exporter_with_cluster_label(lab: Lab) -> None:
     assert nodes == ["node1", "node2", "node3"]
     instances = {str(series["metric"]["instance"]).rsplit(":", 1)[0]  # type: ignore[index]
                  for series in result}
-    assert instances == {"127.0.0.31", "127.0.0.32", "127.0.0.33"}
+    assert instances == {node.spec.address for node in lab.cluster.nodes}
 
 
 def test_prometheus_loads_the_repo_rules(lab: Lab) -> None:

@@ -1,11 +1,11 @@
-"""Shared by the log-follower tests: deadline waits that say what they waited for, a recording
-consumer, a registry reading one source the way /metrics does."""
+"""Shared by the log-follower tests: a recording consumer, a registry reading one source the way
+/metrics does (deadline waits: tests.support.wait)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -17,22 +17,6 @@ from galera_exporter.exporter import Exporter, ScrapeRegistry
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ERRORLOG = FIXTURES / "errorlog"
 BACKENDLOG = FIXTURES / "backendlog"
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> float:
-    """Poll until predicate() is true; print and return how long it took; fail at the deadline."""
-    start = time.monotonic()
-    deadline = start + timeout
-    delay = 0.001
-    while True:
-        if predicate():
-            took = time.monotonic() - start
-            print(f"waited {took:.3f}s for {what}")
-            return took
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {timeout:.1f}s waiting for {what}")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
 
 
 class Recorder:

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from galera_exporter.follow import LogFollower, resolve_log_path
-from tests.logs.helpers import Recorder, append, wait_for
+from tests.logs.helpers import Recorder, append
+from tests.support.wait import wait_for
 
 MODES = ["inotify", "polling"]
 
@@ -54,7 +55,7 @@ def numbered(prefix: str, start: int, stop: int) -> list[str]:
 
 def expect_lines(rec: Recorder, expected: list[str], what: str) -> None:
     want = [line.rstrip("\n").encode() for line in expected]
-    wait_for(lambda: len(rec.lines()) >= len(want), what)
+    wait_for(what, lambda: len(rec.lines()) >= len(want))
     assert rec.lines() == want
 
 
@@ -70,7 +71,7 @@ def test_starts_at_the_end_and_recovers_backwards_within_the_bound(
     rec = Recorder()
     f = follower(log, rec, mode, backlog_bytes=10_000)
     stopper.append(f)
-    wait_for(lambda: f.status().offset == log.stat().st_size, "the follower to reach the end")
+    wait_for("the follower to reach the end", lambda: f.status().offset == log.stat().st_size)
     recovered = rec.recovered_lines()
     assert 0 < sum(len(x) + 1 for x in recovered) <= 10_000
     # complete lines only, and exactly the file's last ones
@@ -87,7 +88,7 @@ def test_recovery_stops_once_the_consumer_is_satisfied(
     append(log, *numbered("old", 0, 100_000), "MARKER\n", *numbered("after", 0, 10))
     rec = Recorder(satisfied_by=b"MARKER")
     stopper.append(follower(log, rec, "inotify", backlog_bytes=1 << 30))
-    wait_for(lambda: any(b"MARKER" in b for b in rec.recovered), "the marker to be recovered")
+    wait_for("the marker to be recovered", lambda: any(b"MARKER" in b for b in rec.recovered))
     # 100k lines before the marker were never read: one 64 KiB block was enough
     assert sum(map(len, rec.recovered)) <= 64 * 1024
 
@@ -99,7 +100,7 @@ def test_an_unfinished_last_line_is_not_recovered_half(
     append(log, "one\n", "two\n", "thr")
     rec = Recorder()
     stopper.append(follower(log, rec, "inotify"))
-    wait_for(lambda: rec.recovered_lines() == [b"one", b"two"], "the complete lines")
+    wait_for("the complete lines", lambda: rec.recovered_lines() == [b"one", b"two"])
     append(log, "ee\n")
     expect_lines(rec, ["three\n"], "the finished line")
 
@@ -111,7 +112,7 @@ def test_a_file_that_does_not_exist_yet(
     rec = Recorder()
     f = follower(log, rec, mode, safety_interval=0.1)
     stopper.append(f)
-    wait_for(lambda: f.status().checked, "the follower's first look")
+    wait_for("the follower's first look", lambda: f.status().checked)
     assert not f.status().present
     log.parent.mkdir()
     append(log, "first\n", "second\n")
@@ -131,9 +132,9 @@ def test_partial_lines_wait_for_their_newline(
     rec = Recorder()
     f = follower(log, rec, mode)
     stopper.append(f)
-    wait_for(lambda: f.status().following, "the follower to open the file")
+    wait_for("the follower to open the file", lambda: f.status().following)
     append(log, "SMTP Service sta")
-    wait_for(lambda: f.status().offset == log.stat().st_size, "the half line to be read")
+    wait_for("the half line to be read", lambda: f.status().offset == log.stat().st_size)
     assert rec.fed == []  # read, but not handed over
     append(log, "rted plain:10025\n", "next")
     expect_lines(rec, ["SMTP Service started plain:10025\n"], "the completed line")
@@ -147,12 +148,12 @@ def test_long_lines_are_cut_and_memory_stays_bounded(
     rec = Recorder()
     f = follower(log, rec, mode, max_line_bytes=4096)
     stopper.append(f)
-    wait_for(lambda: f.status().following, "the follower to open the file")
+    wait_for("the follower to open the file", lambda: f.status().following)
     chunk = b"x" * 100_000
     for _ in range(30):  # 3 MB of one line, written in pieces like a slow writer
         append(log, chunk)
     append(log, b"\nafter\n")
-    wait_for(lambda: b"after" in rec.lines(), "the line after the long one")
+    wait_for("the line after the long one", lambda: b"after" in rec.lines())
     lines = rec.lines()
     assert lines == [b"x" * 4096, b"after"]
     assert f.status().truncated_lines == 1
@@ -166,10 +167,10 @@ def test_bytes_that_are_not_utf8_pass_through(
     rec = Recorder()
     f = follower(log, rec, mode)
     stopper.append(f)
-    wait_for(lambda: f.status().following, "the follower to open the file")
+    wait_for("the follower to open the file", lambda: f.status().following)
     raw = b"caf\xe9 \xff\xfe\x00 \xc3(\n"
     append(log, raw)
-    wait_for(lambda: rec.lines() == [raw[:-1]], "the raw line")
+    wait_for("the raw line", lambda: rec.lines() == [raw[:-1]])
 
 
 # --- rotation ---------------------------------------------------------------------------------
@@ -181,12 +182,12 @@ def test_rename_and_create(tmp_path: Path, mode: str, stopper: list[LogFollower]
     rec = Recorder()
     f = follower(log, rec, mode)
     stopper.append(f)
-    wait_for(lambda: f.status().following, "the follower to open the file")
+    wait_for("the follower to open the file", lambda: f.status().following)
     append(log, *numbered("before", 0, 50))
     log.rename(tmp_path / "app.log.1")
     append(log, *numbered("after", 0, 50))
     expect_lines(rec, numbered("before", 0, 50) + numbered("after", 0, 50), "lines of both files")
-    wait_for(lambda: f.status().rotations == 1, "the rotation to be counted")
+    wait_for("the rotation to be counted", lambda: f.status().rotations == 1)
 
 
 def test_a_writer_that_has_not_reopened_is_still_followed(
@@ -199,7 +200,7 @@ def test_a_writer_that_has_not_reopened_is_still_followed(
     with log.open("ab", buffering=0) as writer:
         f = follower(log, rec, mode)
         stopper.append(f)
-        wait_for(lambda: f.status().following, "the follower to open the file")
+        wait_for("the follower to open the file", lambda: f.status().following)
         writer.write(b"one\n")
         log.rename(tmp_path / "app.log.1")
         log.touch()  # the new, empty file nobody writes to yet
@@ -222,7 +223,7 @@ def test_copytruncate_takes_the_unread_tail_from_the_copy(
     f = LogFollower(log, rec, use_inotify=False, poll_interval=3600).start()
     stopper.append(f)
     f.wake()
-    wait_for(lambda: f.status().following, "the follower to open the file")
+    wait_for("the follower to open the file", lambda: f.status().following)
     append(log, "read before\n")
     f.wake()
     expect_lines(rec, ["read before\n"], "the first line")
@@ -248,7 +249,7 @@ def test_truncated_and_rewritten_past_our_offset(
     f = LogFollower(log, rec, use_inotify=False, poll_interval=3600).start()
     stopper.append(f)
     f.wake()
-    wait_for(lambda: f.status().following, "the follower to open the file")
+    wait_for("the follower to open the file", lambda: f.status().following)
     append(log, "short\n")
     f.wake()
     expect_lines(rec, ["short\n"], "the first line")
@@ -268,11 +269,11 @@ def test_truncation_in_place(tmp_path: Path, mode: str, stopper: list[LogFollowe
     rec = Recorder()
     f = follower(log, rec, mode)
     stopper.append(f)
-    wait_for(lambda: f.status().following, "the follower to open the file")
+    wait_for("the follower to open the file", lambda: f.status().following)
     append(log, *numbered("first", 0, 100))
     expect_lines(rec, numbered("first", 0, 100), "the first lines")
     os.truncate(log, 0)
-    wait_for(lambda: f.status().rotations == 1, "the truncation to be noticed")
+    wait_for("the truncation to be noticed", lambda: f.status().rotations == 1)
     append(log, "x\n")
     expect_lines(rec, [*numbered("first", 0, 100), "x\n"], "the line after truncation")
 
@@ -293,15 +294,15 @@ def test_deleted_then_recreated(tmp_path: Path, mode: str, stopper: list[LogFoll
     rec = Recorder()
     f = follower(log, rec, mode, safety_interval=0.1)
     stopper.append(f)
-    wait_for(lambda: f.status().following, "the follower to open the file")
+    wait_for("the follower to open the file", lambda: f.status().following)
     append(log, "one\n")
     expect_lines(rec, ["one\n"], "the first line")
     log.unlink()
-    wait_for(lambda: not f.status().present, "the deletion to be seen")
+    wait_for("the deletion to be seen", lambda: not f.status().present)
     # the deleted file is let go, so its space can be freed
     wait_for(
-        lambda: not any("app.log" in t and "(deleted)" in t for t in _fd_targets()),
         "the fd to close",
+        lambda: not any("app.log" in t and "(deleted)" in t for t in _fd_targets()),
     )
     append(log, "two\n")
     expect_lines(rec, ["one\n", "two\n"], "the line of the re-created file")
@@ -313,7 +314,7 @@ def test_read_only(tmp_path: Path, stopper: list[LogFollower]) -> None:
     before = log.stat()
     f = follower(log, Recorder(), "inotify")
     stopper.append(f)
-    wait_for(lambda: f.status().following, "the follower to open the file")
+    wait_for("the follower to open the file", lambda: f.status().following)
     assert any(t == str(log) for t in _fd_targets())
     with open(f"/proc/self/fdinfo/{_fd_of(log)}") as info:
         flags = int(next(x for x in info if x.startswith("flags:")).split()[1], 8)
@@ -336,7 +337,7 @@ def test_close_stops_the_thread(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.touch()
     f = follower(log, Recorder(), "inotify")
-    wait_for(lambda: f.status().following, "the follower to open the file")
+    wait_for("the follower to open the file", lambda: f.status().following)
     f.close()
     assert f._thread is not None and not f._thread.is_alive()
     assert not any(t == str(log) for t in _fd_targets())
@@ -399,18 +400,18 @@ def test_permission_denied_then_granted(tmp_path: Path) -> None:
         reader.start()
         try:
             wait_for(
-                lambda: seen[-1].get("error") == "permission denied",
                 "the follower (as nobody) to report permission denied",
+                lambda: seen[-1].get("error") == "permission denied",
             )
             assert seen[-1]["present"] is True
             append(log, "before\n")
             log.chmod(0o644)
             # what was there before it could be read is the start-up backlog, not new lines
-            wait_for(lambda: bool(seen[-1].get("recovered")), "the follower to read the file")
+            wait_for("the follower to read the file", lambda: bool(seen[-1].get("recovered")))
             assert seen[-1]["recovered"] == ["before"]
             assert seen[-1]["error"] == ""
             append(log, "after\n")
-            wait_for(lambda: bool(seen[-1].get("lines")), "the follower to get the new line")
+            wait_for("the follower to get the new line", lambda: bool(seen[-1].get("lines")))
             assert seen[-1]["lines"] == ["after"]
         finally:
             child.wait(timeout=30)
@@ -442,18 +443,18 @@ def test_directory_replaced_under_the_watch(tmp_path: Path, stopper: list[LogFol
     rec = Recorder()
     f = follower(log, rec, "inotify", safety_interval=0.2)
     stopper.append(f)
-    wait_for(lambda: f.status().following and f.status().inotify, "the follower to watch the log")
+    wait_for("the follower to watch the log", lambda: f.status().following and f.status().inotify)
     shutil.rmtree(logdir)
     logdir.mkdir()  # a new directory of the same name: the old watch is dead
     append(log, "in the new directory\n")
     expect_lines(rec, ["in the new directory\n"], "the line in the re-created directory")
-    wait_for(lambda: f.status().inotify, "inotify to watch the new directory")
+    wait_for("inotify to watch the new directory", lambda: f.status().inotify)
     f._safety_interval = 3600.0  # from now on only an inotify event can wake it in time
     looks = f.status().looks
     # the wait after the next finished look uses the long interval
-    wait_for(lambda: f.status().looks > looks, "the follower to wait the long interval")
+    wait_for("the follower to wait the long interval", lambda: f.status().looks > looks)
     append(log, "second\n")
-    wait_for(lambda: len(rec.lines()) == 2, "the next line, woken by the new watch", timeout=5)
+    wait_for("the next line, woken by the new watch", lambda: len(rec.lines()) == 2, timeout=5)
 
 
 @pytest.mark.parametrize("kind", ["fifo", "device"])
@@ -466,7 +467,7 @@ def test_not_a_regular_file(tmp_path: Path, kind: str, stopper: list[LogFollower
         path = Path("/dev/null")
     f = follower(path, Recorder(), "inotify")
     stopper.append(f)
-    wait_for(lambda: f.status().error == "not a regular file", "the follower to refuse it")
+    wait_for("the follower to refuse it", lambda: f.status().error == "not a regular file")
     assert not f.status().following
 
 
@@ -480,16 +481,16 @@ def test_problems_are_logged_once_each(
     os.mkfifo(path)
     f = LogFollower(path, Recorder(), use_inotify=False, poll_interval=0.01, name="app").start()
     stopper.append(f)
-    wait_for(lambda: f.status().error == "not a regular file", "the follower to refuse a FIFO")
+    wait_for("the follower to refuse a FIFO", lambda: f.status().error == "not a regular file")
     looks = f.status().looks
-    wait_for(lambda: f.status().looks > looks + 20, "twenty more looks at the FIFO")
+    wait_for("twenty more looks at the FIFO", lambda: f.status().looks > looks + 20)
     path.unlink()
     path.write_text("now a file\n")
-    wait_for(lambda: f.status().following, "the follower to open the regular file")
+    wait_for("the follower to open the regular file", lambda: f.status().following)
     shutil.rmtree(logdir)
-    wait_for(lambda: not f.status().following, "the follower to let go of the deleted file")
+    wait_for("the follower to let go of the deleted file", lambda: not f.status().following)
     looks = f.status().looks
-    wait_for(lambda: f.status().looks > looks + 20, "twenty more looks at the missing directory")
+    wait_for("twenty more looks at the missing directory", lambda: f.status().looks > looks + 20)
     messages = [(r.levelname, r.getMessage()) for r in caplog.records]
     print(messages)
     assert messages == [

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from galera_exporter import logparse as lp
 from galera_exporter.collectors.errorlog import ErrorLogSource
 from galera_exporter.logparse import Event
-from tests.logs.helpers import append, registry_for, sample, wait_for
+from tests.logs.helpers import append, registry_for, sample
+from tests.support.wait import wait_for
 
 UUID = "125a32e7-ea40-11f1-8844-577ec5e07595"
 USER_NAME_CHARS = 128  # mysqld cuts the user name here in its log
@@ -201,8 +202,8 @@ def test_a_position_right_after_start_up_keeps_the_backlogs_run(tmp_path: Path) 
         assert sample(registry, "galera_errorlog_present") == 1
         follower = source.follower
         assert follower is not None
-        wait_for(lambda: follower.status().offset == len(RUN), "the backlog read")
+        wait_for("the backlog read", lambda: follower.status().offset == len(RUN))
         append(log, f"2026-12-02  4:50:14 0 [Note] WSREP: Recovered position: {UUID}:42\n")
-        wait_for(lambda: sample(registry, "galera_recovered_seqno") == 42, "the live position")
+        wait_for("the live position", lambda: sample(registry, "galera_recovered_seqno") == 42)
     finally:
         source.close()

@@ -6,9 +6,9 @@ The path comes from the server's log_error, the follower outlives mysqld, and a 
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,26 +18,28 @@ from galera_exporter.collectors.errorlog import ErrorLogSource
 from galera_exporter.collectors.wsrep import WsrepSource
 from galera_exporter.config import MySQLTarget
 from galera_exporter.db import StatusReader
-from galera_lab.node import Node, NodeSpec
-from tests.logs.helpers import registry_for, sample, wait_for
+from galera_lab.node import Node
+from tests.logs.helpers import registry_for, sample
+from tests.support.galera import bootstrapped_node
+from tests.support.tiers import starts_real_galera
+from tests.support.wait import wait_for
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(300)]
 
-ADDRESS = "127.0.0.61"  # the logs block of the working agreement
+# The logs block of the working agreement; GALERA_TEST_LOGS_ADDRESS lets a parallel checkout on
+# this machine use another address.
+ADDRESS = os.environ.get("GALERA_TEST_LOGS_ADDRESS", "127.0.0.61")
 
 
 @pytest.fixture(scope="module")
+@starts_real_galera
 def node() -> Iterator[Node]:
     base = Path(tempfile.mkdtemp(prefix="galera-logs-"))
-    lab_node = Node(NodeSpec("logs1", ADDRESS, base, (f"{ADDRESS}:4567",), "logs_test"))
-    started = time.monotonic()
-    lab_node.start(bootstrap=True)
-    lab_node.wait_synced(90)
-    print(f"waited {time.monotonic() - started:.1f}s for the node to bootstrap")
     try:
-        yield lab_node
+        with bootstrapped_node("logs1", ADDRESS, base, cluster_name="logs_test") as lab_node:
+            yield lab_node
     finally:
-        lab_node.kill()
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -59,7 +61,7 @@ def test_errorlog_follows_the_real_node(node: Node) -> None:
         follower = errorlog.follower
         assert follower is not None
         size = node.error_log.stat().st_size
-        wait_for(lambda: follower.status().offset >= size, "start-up recovery of the error log")
+        wait_for("start-up recovery of the error log", lambda: follower.status().offset >= size)
         assert event(reg, "synced") == 0  # the bootstrap's lines are from before start-up
 
         node.query("CREATE DATABASE IF NOT EXISTS t")
@@ -74,19 +76,19 @@ def test_errorlog_follows_the_real_node(node: Node) -> None:
         assert errorlog.follower is follower
         position = node.recover_position()  # appends the recover run to the error log
         assert position == f"{uuid}:{committed}"
-        wait_for(lambda: sample(log_only, "galera_recovered_seqno") == committed,
-                 "the recovered seqno on /metrics")  # fmt: skip
+        wait_for("the recovered seqno on /metrics",
+                 lambda: sample(log_only, "galera_recovered_seqno") == committed)  # fmt: skip
         assert sample(log_only, "galera_recovered_position_info", {"uuid": uuid}) == 1.0
 
         node.start(bootstrap=True, start_position=position)
         node.wait_synced(90)
-        wait_for(lambda: event(reg, "synced") == 1, "the restart's 'Synchronized with group'")
+        wait_for("the restart's 'Synchronized with group'", lambda: event(reg, "synced") == 1)
         assert event(reg, "ready_for_connections") == 1
         assert sample(reg, "galera_up") == 1.0
         assert errorlog.follower is follower  # the same path again: still the same follower
 
         node.stop()
-        wait_for(lambda: event(log_only, "shutdown") == 1, "the stop's 'Shutdown complete'")
+        wait_for("the stop's 'Shutdown complete'", lambda: event(log_only, "shutdown") == 1)
         assert event(log_only, "unsafe_bootstrap_refused") == 0
         assert (sample(log_only, "galera_errorlog_lines_total") or 0) > 100
     finally:

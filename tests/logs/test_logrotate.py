@@ -18,7 +18,8 @@ import pytest
 
 from galera_exporter.collectors.backend_log import BackendLogSource
 from galera_exporter.follow import LogFollower
-from tests.logs.helpers import Recorder, registry_for, sample, wait_for
+from tests.logs.helpers import Recorder, registry_for, sample
+from tests.support.wait import wait_for
 
 LOGROTATE = shutil.which("logrotate") or "/usr/sbin/logrotate"
 READY = "SMTP Service started plain:10025//127.0.0.1"
@@ -111,6 +112,7 @@ def _errors(lines: list[bytes]) -> int:
     return sum(b" ERROR " in x for x in lines)
 
 
+@pytest.mark.slow  # ~3-7 s each: 12 real logrotate runs
 @pytest.mark.parametrize("inotify", [True, False], ids=["inotify", "polling"])
 @pytest.mark.parametrize("mode", ["create", "copytruncate"])
 def test_logrotate_loses_nothing(tmp_path: Path, mode: str, inotify: bool) -> None:
@@ -130,30 +132,35 @@ def test_logrotate_loses_nothing(tmp_path: Path, mode: str, inotify: bool) -> No
     )  # fmt: skip
     registry = registry_for(source)
     try:
-        wait_for(lambda: follower.status().following and source.follower.status().following,
-                 "both followers to open the log")  # fmt: skip
+        wait_for(
+            "both followers to open the log",
+            lambda: follower.status().following and source.follower.status().following,
+        )
         writer = Writer(log, reopen_flag=flag if mode == "create" else None)
         writer.start()
         rotations = 12
 
         def lines_later(count: int) -> None:
             mark = writer.written
-            wait_for(lambda: writer.written >= mark + count, f"the writer to add {count} lines")
+            wait_for(f"the writer to add {count} lines", lambda: writer.written >= mark + count)
 
         for k in range(1, rotations + 1):
             # Rotations are hours apart in life; here each waits until the last one was
             # seen (a polling follower can't see two rotations within one poll interval).
-            wait_for(lambda k=k: min(follower.status().rotations,  # type: ignore[misc]
-                                     source.follower.status().rotations) == k - 1,
-                     f"both followers to see rotation {k - 1}")  # fmt: skip
+            wait_for(f"both followers to see rotation {k - 1}",
+                     lambda k=k: min(follower.status().rotations,  # type: ignore[misc]
+                                     source.follower.status().rotations) == k - 1)  # fmt: skip
             lines_later(250)
             done = subprocess.run(
                 [LOGROTATE, "--force", "--state", str(state), str(conf)],
                 capture_output=True, text=True, timeout=60, check=False,
             )  # fmt: skip
             assert done.returncode == 0, done.stderr
-        wait_for(lambda: min(follower.status().rotations, source.follower.status().rotations)
-                 == rotations, "both followers to see the last rotation")  # fmt: skip
+        wait_for(
+            "both followers to see the last rotation",
+            lambda: min(follower.status().rotations, source.follower.status().rotations)
+            == rotations,
+        )
         lines_later(250)
         writer.stop()
         assert not writer.is_alive()
@@ -162,7 +169,7 @@ def test_logrotate_loses_nothing(tmp_path: Path, mode: str, inotify: bool) -> No
         lost_by_logrotate = writer.written - len(expected)
         print(f"{mode}: {writer.written} lines, {rotations} rotations, {writer.reopens} reopens, "
               f"{lost_by_logrotate} lines lost by logrotate itself")  # fmt: skip
-        wait_for(lambda: set(expected) <= set(recorder.lines()), "every line on disk to arrive")
+        wait_for("every line on disk to arrive", lambda: set(expected) <= set(recorder.lines()))
         got = recorder.lines()
         # In order and each once: the numbers the writer put at the end only ever increase.
         numbers = [int(x.rsplit(b"#", 1)[1]) for x in got]
@@ -181,8 +188,8 @@ def test_logrotate_loses_nothing(tmp_path: Path, mode: str, inotify: bool) -> No
         # nothing that was not written; a subsequence never has more transitions.
         disk = on_disk(log)[1:]
         written = [line(i).rstrip(b"\n") for i in range(writer.written)]
-        wait_for(lambda: source.follower.status().offset == log.stat().st_size,
-                 "the back-end source to read to the end")  # fmt: skip
+        wait_for("the back-end source to read to the end",
+                 lambda: source.follower.status().offset == log.stat().st_size)  # fmt: skip
         seen_lines = sample(registry, "galera_backend_log_lines_total") or 0
         seen_transitions = sample(registry, "galera_backend_ready_transitions_total") or 0
         seen_errors = sample(registry, "galera_backend_log_errors_total") or 0

@@ -412,6 +412,7 @@ def test_outage_hides_node_noise_but_never_the_qualifiers(alertmanager: Alertman
     assert not alertmanager.inhibited(alertname="GaleraQuorumLost", cluster="prod")
 
 
+@pytest.mark.slow  # ~6-8 s: waits out Alertmanager's group timers
 def test_cluster_outage_pages_once(alertmanager: Alertmanager) -> None:
     """The guide's "two nodes terminated" as Prometheus sends it, with the warnings around it:
     one page (the critical), one chat notification (the critical + the qualifying warnings),
@@ -498,6 +499,7 @@ def test_info_and_warning_never_page(alertmanager: Alertmanager) -> None:
     assert alertmanager.notifications("pager", cluster) == []
 
 
+@pytest.mark.slow  # ~6-8 s: waits out Alertmanager's group timers
 def test_planned_shutdown_under_maintenance_pages_nothing(alertmanager: Alertmanager) -> None:
     """GaleraMaintenance firing: the full shutdown's critical and every warning of the cluster
     are inhibited, only the maintenance notice reaches chat-low; another cluster still pages."""
@@ -538,6 +540,7 @@ def test_planned_shutdown_under_maintenance_pages_nothing(alertmanager: Alertman
     )
 
 
+@pytest.mark.slow  # ~6-8 s: waits out Alertmanager's group timers
 def test_amtool_silence_recipe_pages_nothing(alertmanager: Alertmanager) -> None:
     """The runbook's recipe for work without the marker (or with the exporters stopped too):
     `amtool silence add cluster=<name>` before the work; nothing of that cluster notifies."""

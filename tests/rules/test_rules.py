@@ -78,13 +78,20 @@ def test_there_are_test_files() -> None:
     assert {p.stem for p in TEST_FILES} == {*CASES, *hand_written, "decisions-generated"}
 
 
-@pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: p.name)
+# decisions-generated.yml alone takes ~30 s of promtool: the slow tier.
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.slow) if p.stem == "decisions-generated" else p
+     for p in TEST_FILES],
+    ids=lambda p: p.name,
+)  # fmt: skip
 def test_promtool_test_rules(path: Path) -> None:
     result = run(PROMTOOL, "test", "rules", path.name, cwd=path.parent)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
 
+@pytest.mark.slow  # ~14 s: regenerates every scenario's test file
 def test_test_files_match_scenarios(update_golden: bool) -> None:
     """rules/tests/*.yml are generated from tests/rules/scenarios.py and must not drift."""
     stale = []
@@ -144,6 +151,7 @@ def test_alerts_file_is_generated() -> None:
     assert module.render_rules() == (RULES / "galera-alerts.yml").read_text()
 
 
+@pytest.mark.slow  # ~6 s: parses every promtool test file (decisions-generated.yml is large)
 def test_every_alert_fires_in_some_test_and_is_silenced_elsewhere() -> None:
     fired: set[str] = set()
     silent: set[str] = set()

@@ -3,6 +3,7 @@ the server sees at most one status read per cache TTL, counted by the server its
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 import threading
@@ -15,12 +16,16 @@ from pathlib import Path
 import pytest
 
 from galera_lab import procs
-from galera_lab.node import Node, NodeSpec
+from galera_lab.node import Node
 from galera_lab.wait import wait_for
+from tests.support.galera import bootstrapped_node
+from tests.support.tiers import starts_real_galera
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(600)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(600)]
 
-ADDRESS = "127.0.0.124"  # this work's single-node address
+# This work's single-node address; GALERA_TEST_FLOOD_ADDRESS lets a parallel checkout use another.
+ADDRESS = os.environ.get("GALERA_TEST_FLOOD_ADDRESS", "127.0.0.124")
 USER = "galera_serving"
 # Below the HTTP server's bound (8 workers + 64 queued requests): past it the server itself
 # answers 503 "too busy" (httpserver.py), which a load balancer cannot tell from "not serving"
@@ -31,15 +36,10 @@ TTL = 1.0
 
 
 @pytest.fixture(scope="module")
+@starts_real_galera
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    base = tmp_path_factory.mktemp("flood")
-    node = Node(NodeSpec("flood1", ADDRESS, base, (f"{ADDRESS}:4567",)))
-    node.start(bootstrap=True)
-    try:
-        node.wait_synced(90)
+    with bootstrapped_node("flood1", ADDRESS, tmp_path_factory.mktemp("flood")) as node:
         yield node
-    finally:
-        node.kill()
 
 
 @pytest.fixture

@@ -26,8 +26,10 @@ from galera_lab.node import Node
 from galera_lab.sink import read_notifications
 from galera_lab.wait import wait_for
 from tests.e2e.conftest import rules_with_capped_for
+from tests.support.tiers import starts_real_galera
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(900)]
+# cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
+pytestmark = [pytest.mark.timeout(900)]
 
 BASE_ADDRESS = "127.0.0.121"  # this work's block: 127.0.0.121-123
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +45,7 @@ def exporter_args(node: Node) -> list[str]:
 
 
 @pytest.fixture(scope="module")
+@starts_real_galera
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     example = yaml.safe_load((REPO / "examples" / "alertmanager.yml").read_text())
     started = time.monotonic()
