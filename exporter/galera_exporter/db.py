@@ -33,6 +33,7 @@ VARIABLES = (
     "wsrep_on",
     "wsrep_desync",
     "wsrep_sst_method",
+    "wsrep_status_file",  # MariaDB >= 10.9; absent before (the status_file source copes)
     "log_error",
     "datadir",
     "version",

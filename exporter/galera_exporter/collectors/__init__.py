@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from galera_exporter.collectors.backend_log import BackendLogSource
 from galera_exporter.collectors.base import Source
 from galera_exporter.collectors.errorlog import ErrorLogSource
+from galera_exporter.collectors.gra_log import GraLogSource
 from galera_exporter.collectors.grastate import GrastateSource
+from galera_exporter.collectors.status_file import StatusFileSource
 from galera_exporter.collectors.wsrep import WsrepSource
 from galera_exporter.config import Config
 from galera_exporter.db import StatusReader
@@ -61,6 +63,20 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
             default_datadir=config.galera.datadir,
             backlog_bytes=byte_count(config.mysqld.error_log_backlog_bytes),
         ),
+    ),
+    # After wsrep: it reads the server's wsrep_status_file from the scrape's facts.
+    CollectorSpec(
+        "status_file",
+        True,
+        "MariaDB's wsrep_status_file JSON (--galera.status-file or the server's setting): "
+        "state, SST/IST progress, errors and warnings by kind",
+        lambda config: StatusFileSource(config.galera.status_file, datadir=config.galera.datadir),
+    ),
+    CollectorSpec(
+        "gra_log",
+        True,
+        "GRA_*.log files (write-sets that failed to apply) in the datadir: count, newest mtime",
+        lambda config: GraLogSource(config.galera.datadir),
     ),
 )
 
