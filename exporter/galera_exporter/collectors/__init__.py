@@ -64,7 +64,7 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
             backlog_bytes=byte_count(config.mysqld.error_log_backlog_bytes),
         ),
     ),
-    # After wsrep: it reads the server's wsrep_status_file from the scrape's facts.
+    # After wsrep: it reads the server's wsrep_status_file (and datadir) from the facts.
     CollectorSpec(
         "status_file",
         True,
