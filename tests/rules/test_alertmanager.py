@@ -92,6 +92,9 @@ INHIBITS: dict[str, frozenset[str]] = {
     "GaleraExporterCannotQuery": NOTHING,
     "GaleraExporterCollectorFailing": NOTHING,
     "GaleraTargetOutsideJob": NOTHING,
+    "GaleraStateTransferStalled": NOTHING,
+    "GaleraDonorTransfersFailing": NOTHING,
+    "GaleraWriteSetApplyFailed": NOTHING,
 }
 # Alerts nothing may hide: they qualify an outage critical's advice (why no node is named,
 # why positions cannot be compared) or need their own action; and every other page.
@@ -108,6 +111,11 @@ NEVER_INHIBITED = frozenset(
         "GaleraNodeUnreachable",
         "GaleraTargetOutsideJob",
         "GaleraClusterSizeMismatch",
+        # Each needs its own action on that node, outage or not: a transfer to unblock, a
+        # donor's SST cause to fix, a node whose data differed (GRA logs).
+        "GaleraStateTransferStalled",
+        "GaleraDonorTransfersFailing",
+        "GaleraWriteSetApplyFailed",
     }
 )
 # Values for the labels an alert takes from its expression's series (see alert_labels).
@@ -116,6 +124,7 @@ SERIES_LABEL_VALUES = {
     "job": "galera-other",
     "kind": "auth",
     "collector": "grastate",
+    "role": "joiner",
 }
 
 

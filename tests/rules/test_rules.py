@@ -68,8 +68,14 @@ def test_promtool_check_rules(path: Path) -> None:
 
 
 def test_there_are_test_files() -> None:
-    # One generated file per scenario area, plus the hand-written recording-rule tests.
-    assert {p.stem for p in TEST_FILES} == {*CASES, "recording", "decisions-generated"}
+    # One generated file per scenario area, plus the hand-written recording-rule tests and the
+    # hand-written galera-recovery group's (state transfers, GRA logs).
+    assert {p.stem for p in TEST_FILES} == {
+        *CASES,
+        "recording",
+        "decisions-generated",
+        "recovery",
+    }
 
 
 @pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: p.name)
