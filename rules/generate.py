@@ -740,7 +740,7 @@ RECOVERY: list[tuple[str | None, Alert]] = [
         alert(
             "GaleraStateTransferStalled",
             "max by (cluster, instance, kind, role) (\n"
-            "  (galera_status_file_progress_done / galera_status_file_progress_total < 1)\n"
+            "  (galera_status_file_progress_done / galera_status_file_progress_expected < 1)\n"
             "  * on (cluster, job, instance) group_left (kind, role) galera_status_file_transfer\n"
             "  and on (cluster, job, instance) changes(galera_status_file_progress_done[10m]) == 0\n"
             "  and on (cluster, job, instance) galera_status_file_progress_done offset 10m\n"

@@ -184,8 +184,8 @@ def status_file_metrics(
             value=parsed.progress.done,
         )
         yield GaugeMetricFamily(
-            "galera_status_file_progress_total",
-            f"status.progress.total {src}; present only while the writer reports one",
+            "galera_status_file_progress_expected",
+            f"status.progress.total {src} (units the transfer expects in all); present only while the writer reports one",
             value=parsed.progress.total,
         )
     counts = parsed.counts()
