@@ -185,7 +185,8 @@ def status_file_metrics(
         )
         yield GaugeMetricFamily(
             "galera_status_file_progress_expected",
-            f"status.progress.total {src} (units the transfer expects in all); present only while the writer reports one",
+            f"status.progress.total {src} (units the transfer expects in all); present only "
+            "while the writer reports one",
             value=parsed.progress.total,
         )
     counts = parsed.counts()
