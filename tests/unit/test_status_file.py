@@ -17,7 +17,7 @@ import pytest
 from prometheus_client.exposition import generate_latest
 
 from galera_exporter import status_json
-from galera_exporter.collectors import gra_log
+from galera_exporter.collectors import gra_log, statefile
 from galera_exporter.collectors.base import Scrape
 from galera_exporter.collectors.gra_log import GraLogSource
 from galera_exporter.collectors.status_file import (
@@ -245,6 +245,43 @@ def test_gra_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gra_log, "MAX_COUNTED", 2)
     got = samples(scrape_text([GraLogSource(str(datadir))]))
     assert got["galera_gra_log_files"] == 2 and got["galera_gra_log_scan_truncated"] == 1
+    assert got["galera_gra_log_scan_denied"] == 0
     empty = samples(scrape_text([GraLogSource(str(tmp_path / "nope"))]))
     assert "galera_gra_log_files" not in empty  # unknown, not zero
     assert empty['galera_exporter_collector_success{collector="gra_log"}'] == 0
+
+
+def test_gra_scan_denied_is_a_fact_not_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the non-root exporter of docs/deploy.md sees the datadir: search, no listing (we
+    run as root, which ignores modes, so the listing's refusal is stood in for)."""
+    datadir = datadir_with(tmp_path, None, gra=1)
+
+    def refuse(path: object) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(gra_log.os, "scandir", refuse)
+    got = samples(scrape_text([GraLogSource(str(datadir))]))
+    assert got["galera_gra_log_scan_denied"] == 1
+    assert "galera_gra_log_files" not in got
+    assert got['galera_exporter_collector_success{collector="gra_log"}'] == 1
+
+
+def test_permission_denied_is_said_and_not_a_collector_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server creates the file 0600; a non-root exporter gets EACCES (root ignores modes,
+    so the refusal is stood in for at the open)."""
+    datadir = datadir_with(tmp_path, "synced")
+
+    def refuse(path: Path, max_bytes: int = 0) -> statefile.FileRead:
+        return statefile.FileRead(present=None, problem=statefile.PERMISSION_DENIED)
+
+    monkeypatch.setattr(statefile, "read_now", refuse)
+    got = samples(scrape_text([StatusFileSource(datadir=str(datadir))]))
+    assert got['galera_status_file_error{reason="permission_denied"}'] == 1
+    assert got['galera_status_file_error{reason="unreadable"}'] == 0
+    assert got["galera_status_file_valid"] == 0
+    assert "galera_status_file_present" not in got
+    assert got['galera_exporter_collector_success{collector="status_file"}'] == 1

@@ -7,10 +7,16 @@ before. The scan is bounded: one directory listing (at most MAX_SCAN_ENTRIES ent
 only of matching names, at most MAX_COUNTED of them) on a helper thread the scrape waits for
 only until its deadline; a scrape that finds the previous scan still hanging waits for that
 one instead of starting another.
+
+Listing needs read permission on the datadir, which the hardened non-root setup
+(docs/deploy.md: search only) does not grant. That is a deployment choice, not a failure:
+galera_gra_log_scan_denied 1, no count, and the collector still succeeds, so
+GaleraExporterCollectorFailing does not fire on every such node.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat
@@ -36,11 +42,14 @@ MAX_COUNTED = 10_000
 
 @dataclass(frozen=True)
 class GraScan:
-    """files: GRA logs counted; newest: their latest mtime; truncated: a limit cut the scan."""
+    """files: GRA logs counted; newest: their latest mtime; truncated: a limit cut the scan;
+    denied: listing the datadir is not permitted (the documented non-root setup grants only
+    search there); problem: any other failure."""
 
     files: int = 0
     newest: float | None = None
     truncated: bool = False
+    denied: bool = False
     problem: str = ""
 
 
@@ -69,7 +78,11 @@ def scan_now(datadir: Path) -> GraScan:
                 newest = st.st_mtime if newest is None else max(newest, st.st_mtime)
     except FileNotFoundError:
         return GraScan(problem="datadir does not exist")
+    except PermissionError:
+        return GraScan(denied=True)
     except OSError as err:
+        if err.errno in (errno.EACCES, errno.EPERM):
+            return GraScan(denied=True)
         return GraScan(problem=err.strerror or type(err).__name__)
     return GraScan(files, newest)
 
@@ -122,8 +135,14 @@ class GraLogSource:
 
 
 def gra_metrics(result: GraScan) -> Iterable[Metric]:
-    """Pure; nothing but the truncation flag when the directory could not be listed."""
-    if not result.problem:
+    """Pure; no count when the directory could not be listed (unknown is not zero)."""
+    yield GaugeMetricFamily(
+        "galera_gra_log_scan_denied",
+        "1 if the exporter may not list the datadir (the non-root setup of docs/deploy.md "
+        "grants search only; add read to count GRA logs): galera_gra_log_files is then absent",
+        value=1.0 if result.denied else 0.0,
+    )
+    if not result.problem and not result.denied:
         yield GaugeMetricFamily(
             "galera_gra_log_files",
             "GRA_*.log files in the datadir: write-sets this node failed to apply (Galera "

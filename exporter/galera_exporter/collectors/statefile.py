@@ -21,6 +21,7 @@ from pathlib import Path
 # Galera writes a few hundred bytes; anything far larger is not a state file and must not
 # cost the exporter memory.
 MAX_STATE_FILE_BYTES = 64 * 1024
+PERMISSION_DENIED = "permission denied"  # FileRead.problem for EACCES/EPERM
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class FileRead:
 
 def _describe(err: OSError) -> str:
     if err.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied"
+        return PERMISSION_DENIED
     return err.strerror or type(err).__name__
 
 

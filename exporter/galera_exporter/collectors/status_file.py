@@ -8,7 +8,11 @@ the datadir. Messages are counted by kind (status_json.MESSAGE_KINDS), never exp
 Seen in the lab (MariaDB 10.11.19, Galera 26.4.23): a joiner's mariabackup SST empties the
 datadir, so a status file kept there is absent during the transfer (about 10 s per SST there)
 and comes back when the server restarts after it; a failed SST leaves the joiner's file at
-JOINING/"Receiving SST" with the failure's errors after mysqld exited.
+JOINING/"Receiving SST" with the failure's errors after mysqld exited. The server creates the
+file mode 0600 (a default ACL cannot open it: the mask becomes ---), so an exporter running
+as neither root nor the server's user may not read it: that is
+galera_status_file_error{reason="permission_denied"}, a deployment fact, not a collector
+failure (GaleraExporterCollectorFailing would otherwise fire on every such node).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from prometheus_client.metrics_core import Metric
 from galera_exporter import status_json
 from galera_exporter.collectors.base import Scrape, SourceError
 from galera_exporter.collectors.grastate import MIN_READ_SECONDS
-from galera_exporter.collectors.statefile import BoundedFileReader, FileRead
+from galera_exporter.collectors.statefile import PERMISSION_DENIED, BoundedFileReader, FileRead
 from galera_exporter.db import bounded_timeout
 
 log = logging.getLogger(__name__)
@@ -33,7 +37,7 @@ DEFAULT_NAME = "wsrep_status.json"
 # The real file is 1-4 KB; the server keeps few messages, but each may quote a long SST
 # command line. Beyond this it is not a status file and is not parsed.
 MAX_STATUS_FILE_BYTES = 256 * 1024
-ERROR_REASONS = ("unreadable", "too_large", "malformed")
+ERROR_REASONS = ("permission_denied", "unreadable", "too_large", "malformed")
 # SST failures already counted, by the second their errors carry (one failure logs several
 # errors within the same second on each node); bounded so a hostile file cannot grow it.
 MAX_REMEMBERED_FAILURES = 256
@@ -85,7 +89,7 @@ class StatusFileSource:
             else:
                 log.info("wsrep status file readable again")
             self._last_problem = problem
-        if problem:
+        if problem and read.problem != PERMISSION_DENIED:
             raise SourceError(problem)
 
     def _count_failures(self, parsed: status_json.StatusFile) -> None:
@@ -106,6 +110,8 @@ class StatusFileSource:
 
 def _parse(read: FileRead) -> tuple[status_json.StatusFile | None, str]:
     """The parsed file and "", or None and the reason (one of ERROR_REASONS, or "" if absent)."""
+    if read.problem == PERMISSION_DENIED:
+        return None, "permission_denied"
     if read.problem:
         return None, "unreadable"
     if read.data is None:
@@ -139,8 +145,9 @@ def status_file_metrics(
     )
     errors = GaugeMetricFamily(
         "galera_status_file_error",
-        "1 for the reason the wsrep status file could not be used: unreadable (permission, not"
-        " a regular file, I/O error, timeout), too_large, malformed (not the expected JSON)",
+        "1 for the reason the wsrep status file could not be used: permission_denied (the"
+        " server creates it 0600), unreadable (not a regular file, I/O error, timeout),"
+        " too_large, malformed (not the expected JSON)",
         labels=["reason"],
     )
     for name in ERROR_REASONS:
