@@ -285,3 +285,36 @@ def test_permission_denied_is_said_and_not_a_collector_failure(
     assert got["galera_status_file_valid"] == 0
     assert "galera_status_file_present" not in got
     assert got['galera_exporter_collector_success{collector="status_file"}'] == 1
+
+
+def test_flag_and_yaml_reach_the_source(tmp_path: Path) -> None:
+    from galera_exporter import config  # noqa: PLC0415 - only this test needs the loader
+    from galera_exporter.cli import build_parser  # noqa: PLC0415
+    from galera_exporter.collectors import COLLECTOR_NAMES, build_sources  # noqa: PLC0415
+
+    datadir = datadir_with(tmp_path, None)
+    shutil.copy(FIXTURES / "donor.json", datadir / "elsewhere.json")
+    args = build_parser().parse_args(
+        [f"--galera.datadir={datadir}", "--galera.status-file=elsewhere.json"]
+    )
+    cfg = config.load(args, COLLECTOR_NAMES, env={})
+    assert cfg.galera.status_file == "elsewhere.json"
+    built = build_sources(cfg)
+    try:
+        sources = [s for s in built if s.name in ("status_file", "gra_log")]
+        assert [s.name for s in sources] == ["status_file", "gra_log"]
+        got = samples(scrape_text(sources))
+    finally:
+        for source in built:
+            source.close()
+    assert got['galera_status_file_state_info{comment="Donating SST",state="DONOR"}'] == 1
+    yaml_file = tmp_path / "c.yml"
+    yaml_file.write_text("galera:\n  status_file: /abs/wsrep.json\ncollectors:\n  gra_log: false\n")
+    cfg = config.load(
+        build_parser().parse_args([f"--config.file={yaml_file}"]), COLLECTOR_NAMES, env={}
+    )
+    assert cfg.galera.status_file == "/abs/wsrep.json"
+    built = build_sources(cfg)
+    for source in built:
+        source.close()
+    assert "gra_log" not in [s.name for s in built]
