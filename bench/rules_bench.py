@@ -50,6 +50,32 @@ BROKEN = (
 )
 
 
+# The status_file and gra_log families of the matching captured state (tests/fixtures/statusfile
+# goldens), appended to each node's exposition so the galera-recovery group reads what a real
+# node exports: a transfer series only on donors and joiners, no progress (MariaDB 10.11).
+STATUS_FILE_GOLDEN = REPO / "tests" / "fixtures" / "statusfile" / "expected"
+STATUS_FILE_STATE = {
+    "synced": "synced",
+    "donor": "donor",
+    "joiner": "joiner_sst",
+    "down_crashed": "synced",  # kill -9 leaves the last state written
+    "non_primary": "synced",
+}
+RECOVERY_FAMILIES = ("galera_status_file_", "galera_gra_log_")
+
+
+def recovery_families(state: str) -> str:
+    path = STATUS_FILE_GOLDEN / f"{STATUS_FILE_STATE.get(state, 'stopped')}.prom"
+    if not path.exists():
+        return ""
+    keep = []
+    for line in path.read_text().splitlines():
+        name = line.split()[2] if line.startswith("# ") else line
+        if name.startswith(RECOVERY_FAMILIES):
+            keep.append(line)
+    return "".join(line + "\n" for line in keep)
+
+
 def body_for(template: str, state: str, cluster: int, node: int, nodes: int) -> bytes:
     """The fixture's exposition made to belong to node `node` of cluster `cluster`.
 
@@ -157,8 +183,8 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             print(f"{tool} missing: apt-get install prometheus", file=sys.stderr)
             return 2
 
-    templates = {p.name: (p / "expected.prom").read_text() for p in STATES.iterdir()
-                 if (p / "expected.prom").exists()}  # fmt: skip
+    templates = {p.name: (p / "expected.prom").read_text() + recovery_families(p.name)
+                 for p in STATES.iterdir() if (p / "expected.prom").exists()}  # fmt: skip
     scenarios = (HEALTHY,) * args.healthy + BROKEN
     Targets.bodies = {}
     for c in range(args.clusters):

@@ -131,6 +131,19 @@ LOCAL_STATE_MAP = [
     )
 ]
 UP_MAP = [value_map({0: ("down", RED), 1: ("up", GREEN)})]
+# Recovery phase from the wsrep status file (and the SST marker while a mariabackup SST has
+# emptied the joiner's datadir, file included): the codes of recovery_phase_expr.
+RECOVERY_PHASES = {
+    7: ("SST failed (joiner)", RED),
+    6: ("joiner: SST", YELLOW),
+    5: ("joiner: IST", YELLOW),
+    4: ("donor", ORANGE),
+    3: ("joined: catching up", BLUE),
+    2: ("synced", GREEN),
+    1: ("starting / stopped", GREY),
+    0: ("no status file", GREY),
+}
+RECOVERY_MAP = [value_map(dict(sorted(RECOVERY_PHASES.items())))]
 ON_OFF_MAP = [value_map({0: ("OFF", RED), 1: ("ON", GREEN)})]
 READY_MAP = [value_map({0: ("not ready", RED), 1: ("ready", GREEN)}), null_map("no data")]
 SAFE_MAP = [value_map({0: ("0", GREY), 1: ("1 (safe)", GREEN)})]
@@ -227,6 +240,27 @@ def local_state_expr(sel: str) -> str:
         f"max by (instance) (\n    galera_local_state_code{{{sel}}}\n"
         f"  or (galera_up{{{sel}}} == 0) - 1\n)"
     )
+
+
+def recovery_phase_expr(sel: str) -> str:
+    """One series per node: the highest-priority phase whose evidence exists (`or` keeps the
+    first term's series for an instance). Reads series that exist only in that phase."""
+    terms = [
+        # Per node: both sides keep only `instance` (no join across nodes).
+        f'(max by (instance) (galera_status_file_messages{{{sel}, level="error", kind="sst"}})'
+        f' and max by (instance) (galera_status_file_state_info{{{sel}, state="JOINING"}}))'
+        " * 0 + 7",
+        f'max by (instance) (galera_status_file_transfer{{{sel}, role="joiner", kind="sst"}}'
+        f" or galera_sst_in_progress{{{sel}}} == 1) * 0 + 6",
+        f'max by (instance) (galera_status_file_transfer{{{sel}, role="joiner", kind="ist"}})'
+        " * 0 + 5",
+        f'max by (instance) (galera_status_file_transfer{{{sel}, role="donor"}}) * 0 + 4',
+        f'max by (instance) (galera_status_file_state_info{{{sel}, state="JOINED"}}) * 0 + 3',
+        f'max by (instance) (galera_status_file_state_info{{{sel}, state="SYNCED"}}) * 0 + 2',
+        f"max by (instance) (galera_status_file_state_info{{{sel}}}) * 0 + 1",
+        f"max by (instance) (galera_status_file_present{{{sel}}} == 0) * 0",
+    ]
+    return "\n  or ".join(terms)
 
 
 def scenario_expr() -> str:
@@ -1119,6 +1153,45 @@ def overview() -> Json:
             w=12,
             description="wsrep_local_state per node (Joining, Donor/Desynced, Synced, ...).",
             mappings=LOCAL_STATE_MAP,
+        )
+    )
+    lay.newline()
+    panels.append(
+        state_timeline(
+            lay,
+            "Recovery phase (wsrep status file)",
+            [target(recovery_phase_expr(sel), legend="{{instance}}")],
+            w=12,
+            description=(
+                "Each node's state transfer phase from MariaDB's wsrep_status_file (collector "
+                "status_file), readable while mysqld is down or joining: joiner in SST (also "
+                "while the SST has emptied its datadir: sst_in_progress), joiner in IST, donor, "
+                "joined and catching up, synced; red: the joiner's file holds SST errors (the "
+                "SST failed). Grey: no status file (wsrep_status_file not set) or "
+                "starting/stopped."
+            ),
+            mappings=RECOVERY_MAP,
+        )
+    )
+    panels.append(
+        timeseries(
+            lay,
+            "Reported transfer progress",
+            [
+                target(
+                    f"max by (instance) (galera_status_file_progress_done{{{sel}}}"
+                    f" / galera_status_file_progress_expected{{{sel}}})",
+                    legend="{{instance}}",
+                )
+            ],
+            w=12,
+            h=6,
+            unit="percentunit",
+            description=(
+                "status.progress done/total of the wsrep status file, while a transfer reports "
+                "it. MariaDB 10.11.19 / Galera 26.4.23 report none (docs/status-file.md): "
+                "empty there; the phase panel shows how far a recovery got."
+            ),
         )
     )
     lay.newline()

@@ -784,6 +784,83 @@ def serving_alerts(
         ),
     ]
 
+# ---------------------------------------------------------------- state transfers, GRA logs
+# From the wsrep status file (status_file collector) and the datadir's GRA_*.log files
+# (gra_log collector). Each reads series that exist only while there is something to say
+# (a transfer running, progress reported, a GRA log present) or one instant sample of a
+# counter plus its offset: cheap at 1,000 clusters.
+RECOVERY: list[tuple[str | None, Alert]] = [
+    (
+        "# A state transfer whose reported progress has not moved for 15 minutes (10 m unchanged, and\n"
+        "# reported 10 m ago, for 5 m). MariaDB 10.11.19 / Galera 26.4.23 report no progress at all\n"
+        "# (tests/fixtures/statusfile): there, this stays silent and a long transfer shows in\n"
+        "# GaleraNodeNotSynced (donor) or the joiner's state.",
+        alert(
+            "GaleraStateTransferStalled",
+            "max by (cluster, instance, kind, role) (\n"
+            "  (galera_status_file_progress_done / galera_status_file_progress_expected < 1)\n"
+            "  * on (cluster, job, instance) group_left (kind, role) galera_status_file_transfer\n"
+            "  and on (cluster, job, instance) changes(galera_status_file_progress_done[10m]) == 0\n"
+            "  and on (cluster, job, instance) galera_status_file_progress_done offset 10m\n"
+            ")",
+            "5m",
+            "warning",
+            "A Galera state transfer has stopped progressing.",
+            "{{ $labels.instance }} (cluster {{ $labels.cluster }}) is the {{ $labels.role }} of an"
+            " {{ $labels.kind | toUpper }} that has been stuck at {{ $value | humanizePercentage }}"
+            " for 15 minutes (wsrep_status_file). Check both ends: the donor's and joiner's error"
+            " logs, the SST log in the joiner's datadir, disk space and the SST/IST ports"
+            " between them.",
+        ),
+    ),
+    (
+        "# A node that serves state transfers (it is Primary, so it is a donor, not the joiner)\n"
+        "# whose transfers failed twice or more in 30 minutes: its status file's SST errors or its\n"
+        "# error log's sst_failed events. The joiner side is GaleraNodeRejoinFailing.",
+        alert(
+            "GaleraDonorTransfersFailing",
+            "max by (cluster, instance) (\n"
+            "  (\n"
+            "      galera_status_file_sst_failures_total\n"
+            "      - galera_status_file_sst_failures_total offset 30m >= 2\n"
+            "    or\n"
+            '      galera_errorlog_events_total{event="sst_failed"}\n'
+            '      - galera_errorlog_events_total{event="sst_failed"} offset 30m >= 2\n'
+            "  )\n"
+            '  and on (cluster, job, instance) instance:galera_node:state{state="primary"}\n)',
+            "1m",
+            "warning",
+            "State transfers from a Galera node keep failing.",
+            "{{ $value }} state transfers (SST) served by {{ $labels.instance }} (cluster"
+            " {{ $labels.cluster }}) failed in the last 30 minutes: the joiner cannot join and"
+            " retrying will not help until the cause is fixed. Read the donor's SST errors"
+            " (`grep -iE 'sst|state transfer' /var/log/mysql/error.log`) and the joiner's; typical"
+            " causes are a full disk, the SST port blocked, wrong SST credentials or a missing"
+            " mariabackup.",
+        ),
+    ),
+    (
+        "# Galera writes GRA_<thread>_<seqno>[_v2].log when a write-set fails to apply on this node:\n"
+        "# its data differed from the cluster's (it then leaves the cluster as inconsistent). Fires\n"
+        "# while a GRA log younger than 7 days lies in the datadir. Reads only the newest-mtime\n"
+        "# series, which exists only where a GRA log does (the dense file count cost 38 ms of\n"
+        "# 1,000 clusters' evaluation in bench/rules_bench.py).",
+        alert(
+            "GaleraWriteSetApplyFailed",
+            "max by (cluster, instance) (\n"
+            "  time() - galera_gra_log_newest_timestamp_seconds < 7 * 86400\n)",
+            "1m",
+            "warning",
+            "A Galera node failed to apply a replicated write-set.",
+            "{{ $labels.instance }} (cluster {{ $labels.cluster }}) has GRA_*.log file(s) in its"
+            " datadir, the newest written {{ $value | humanizeDuration }} ago: it failed to apply a"
+            " write-set, so its data differed from the cluster's and it left the cluster as"
+            " inconsistent. Read the failed events with `mysqlbinlog -vvv` (see the runbook),"
+            " rejoin the node with a full SST from an empty datadir, then move the GRA files out"
+            " of the datadir.",
+        ),
+    ),
+]
 
 HEADER = """\
 # Alert rules for galera-exporter: each failure scenario of the recovery guide -> one alert
@@ -843,6 +920,7 @@ def render_rules(gcache_min_window_hours: float = GCACHE_MIN_WINDOW_HOURS) -> st
             ("galera-scenarios", SCENARIOS),
             ("galera-node-health", NODE_HEALTH),
             ("galera-serving", serving_alerts(gcache_min_window_hours)),
+            ("galera-recovery", RECOVERY),
         ]
     )
 

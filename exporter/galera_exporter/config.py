@@ -77,6 +77,12 @@ class GaleraConfig:
     datadir: str = setting(
         "/var/lib/mysql", "--galera.datadir", "directory holding grastate.dat and gvwstate.dat"
     )
+    status_file: str = setting(
+        "",
+        "--galera.status-file",
+        "MariaDB's wsrep_status_file (absolute, or relative to the datadir); empty: the "
+        "server's wsrep_status_file as last seen, else wsrep_status.json in the datadir",
+    )
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,12 @@ log = logging.getLogger("galera_exporter")
 # the log's backlog. A collector missing here is rebuilt whenever any source setting changes.
 SOURCE_INPUTS: dict[str, Callable[[config.Config], object]] = {
     "wsrep": lambda c: (c.target, c.mysql, c.serving),
-    "grastate": lambda c: c.galera,
+    "grastate": lambda c: c.galera.datadir,  # not status_file: its change must not reset SST starts
     "backend_log": lambda c: c.backend,
     "errorlog": lambda c: (c.mysqld, c.galera.datadir),
     "maintenance": lambda c: c.maintenance,
+    "status_file": lambda c: (c.galera.status_file, c.galera.datadir),
+    "gra_log": lambda c: c.galera.datadir,
 }
 
 

@@ -25,6 +25,9 @@ MARIADBD = (
     shutil.which("mariadbd", path="/usr/sbin:/usr/bin:" + os.environ.get("PATH", "")) or "mariadbd"
 )
 GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"
+# MariaDB >= 10.9 writes its wsrep state (and SST/IST progress) as JSON to this file, relative
+# to the datadir; the exporter's statusfile collector reads it, also while mysqld is down.
+STATUS_FILE = "wsrep_status.json"
 # Popen objects of the mariadbd processes this Python process started, so that stop/kill can
 # reap them at once (an unreaped child lingers as a zombie) and none is garbage-collected
 # while still running. Processes started by another invocation are handled by pid alone.
@@ -81,6 +84,7 @@ class Node:
         self.pid_file = self.dir / "lab.pid"  # ours; mariadbd's own is mysqld.pid
         self.grastate = self.datadir / "grastate.dat"
         self.gvwstate = self.datadir / "gvwstate.dat"
+        self.status_file = self.datadir / STATUS_FILE
 
     @property
     def name(self) -> str:
@@ -131,6 +135,7 @@ wsrep_sst_method = mariabackup
 wsrep_sst_receive_address = {s.address}:{s.sst_port}
 wsrep_provider_options = "gmcast.listen_addr=tcp://{s.address}:{s.gcomm_port};ist.recv_addr={s.address}:{s.ist_port};gcache.size=64M"
 wsrep_sst_auth = root:
+wsrep_status_file = {STATUS_FILE}
 {extra}[sst]
 sst-log-archive-dir = {self.dir / "sst_log_archive"}
 sockopt = bind={s.address}

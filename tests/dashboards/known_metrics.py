@@ -22,7 +22,9 @@ from galera_exporter.collectors.base import Scrape
 from galera_exporter.collectors.errorlog import ErrorLogSource
 
 REPO = Path(__file__).resolve().parents[2]
-GOLDEN = sorted((REPO / "tests" / "fixtures" / "states").glob("*/expected.prom"))
+GOLDEN = sorted((REPO / "tests" / "fixtures" / "states").glob("*/expected.prom")) + sorted(
+    (REPO / "tests" / "fixtures" / "statusfile" / "expected").glob("*.prom")
+)
 RULE_FILES = sorted((REPO / "rules").glob("*.yml"))
 PROMETHEUS_OWN = frozenset({"ALERTS", "ALERTS_FOR_STATE", "up"})
 

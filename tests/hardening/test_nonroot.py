@@ -148,6 +148,16 @@ def test_unprivileged_user_reads_state_files_through_acls(
         for name in ("grastate_present", "grastate_valid", "gvwstate_present", "gvwstate_valid"):
             assert metric(samples, f"galera_{name}") == 1, name
         assert metric(samples, "galera_exporter_collector_success", collector="grastate") == 1
+        # The server creates its wsrep status file 0600: a default ACL cannot open it (the mask
+        # becomes ---), and the datadir cannot be listed, so GRA logs are not counted. Both are
+        # said, and neither is a collector failure.
+        assert (datadir / "wsrep_status.json").stat().st_mode & 0o777 == 0o600
+        assert metric(samples, "galera_status_file_error", reason="permission_denied") == 1
+        assert metric(samples, "galera_status_file_valid") == 0
+        assert metric(samples, "galera_exporter_collector_success", collector="status_file") == 1
+        assert metric(samples, "galera_gra_log_scan_denied") == 1
+        assert metric(samples, "galera_gra_log_files") is None
+        assert metric(samples, "galera_exporter_collector_success", collector="gra_log") == 1
 
         # Read-only and only those files: no write, no listing, no table data.
         assert account.run("test", "-w", str(datadir / "grastate.dat")).returncode != 0

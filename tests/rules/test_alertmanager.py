@@ -93,6 +93,9 @@ INHIBITS: dict[str, frozenset[str]] = {
     "GaleraExporterCollectorFailing": NOTHING,
     "GaleraTargetOutsideJob": NOTHING,
     "GaleraGcacheWindowShort": NOTHING,
+    "GaleraStateTransferStalled": NOTHING,
+    "GaleraDonorTransfersFailing": NOTHING,
+    "GaleraWriteSetApplyFailed": NOTHING,
 }
 # Planned maintenance hides every other alert of its cluster, the never-inhibited ones too: the
 # operator announced the outage. Nothing hides GaleraMaintenance itself.
@@ -115,6 +118,11 @@ NEVER_INHIBITED = frozenset(
         "GaleraClusterSizeMismatch",
         "GaleraGcacheWindowShort",
         MAINTENANCE,
+        # Each needs its own action on that node, outage or not: a transfer to unblock, a
+        # donor's SST cause to fix, a node whose data differed (GRA logs).
+        "GaleraStateTransferStalled",
+        "GaleraDonorTransfersFailing",
+        "GaleraWriteSetApplyFailed",
     }
 )
 # Values for the labels an alert takes from its expression's series (see alert_labels).
@@ -123,6 +131,7 @@ SERIES_LABEL_VALUES = {
     "job": "galera-other",
     "kind": "auth",
     "collector": "grastate",
+    "role": "joiner",
 }
 
 

@@ -73,8 +73,9 @@ def test_promtool_check_rules(path: Path) -> None:
 
 
 def test_there_are_test_files() -> None:
-    # One generated file per scenario area, plus the hand-written recording-rule tests.
-    hand_written = {"recording", "serving"}
+    # One generated file per scenario area, plus the hand-written recording-rule tests and the
+    # hand-written groups' (serving and gcache window; state transfers and GRA logs).
+    hand_written = {"recording", "serving", "recovery"}
     assert {p.stem for p in TEST_FILES} == {*CASES, *hand_written, "decisions-generated"}
 
 

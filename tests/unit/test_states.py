@@ -216,7 +216,7 @@ def test_a_hung_read_is_cut_at_the_deadline_and_not_repeated(
     release = threading.Event()
     calls: list[Path] = []
 
-    def hanging(path: Path) -> statefile.FileRead:
+    def hanging(path: Path, *_limits: int) -> statefile.FileRead:
         calls.append(path)
         release.wait(30)
         return statefile.FileRead(present=True, data=b"", mtime=0.0)

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from galera_exporter.collectors.backend_log import BackendLogSource
 from galera_exporter.collectors.base import Source
 from galera_exporter.collectors.errorlog import ErrorLogSource
+from galera_exporter.collectors.gra_log import GraLogSource
 from galera_exporter.collectors.grastate import GrastateSource
 from galera_exporter.collectors.maintenance import MaintenanceSource
+from galera_exporter.collectors.status_file import StatusFileSource
 from galera_exporter.collectors.wsrep import WsrepSource
 from galera_exporter.config import Config
 from galera_exporter.db import StatusReader
@@ -72,6 +74,20 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
         True,
         "the planned-maintenance marker file (--maintenance.file), only checked for presence",
         lambda config: MaintenanceSource(config.maintenance.file),
+    ),
+    # After wsrep: it reads the server's wsrep_status_file (and datadir) from the facts.
+    CollectorSpec(
+        "status_file",
+        True,
+        "MariaDB's wsrep_status_file JSON (--galera.status-file or the server's setting): "
+        "state, SST/IST progress, errors and warnings by kind",
+        lambda config: StatusFileSource(config.galera.status_file, datadir=config.galera.datadir),
+    ),
+    CollectorSpec(
+        "gra_log",
+        True,
+        "GRA_*.log files (write-sets that failed to apply) in the datadir: count, newest mtime",
+        lambda config: GraLogSource(config.galera.datadir),
     ),
 )
 

@@ -21,6 +21,7 @@ from pathlib import Path
 # Galera writes a few hundred bytes; anything far larger is not a state file and must not
 # cost the exporter memory.
 MAX_STATE_FILE_BYTES = 64 * 1024
+PERMISSION_DENIED = "permission denied"  # FileRead.problem for EACCES/EPERM
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,14 @@ class FileRead:
 
 def _describe(err: OSError) -> str:
     if err.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied"
+        return PERMISSION_DENIED
     return err.strerror or type(err).__name__
 
 
-def read_now(path: Path) -> FileRead:
-    """Open and read `path` on the calling thread (never blocks on a FIFO or device)."""
+def read_now(path: Path, max_bytes: int = MAX_STATE_FILE_BYTES) -> FileRead:
+    """Open and read `path` on the calling thread (never blocks on a FIFO or device).
+
+    At most max_bytes + 1 bytes are read: a longer result means "too large"."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except FileNotFoundError:
@@ -56,7 +59,7 @@ def read_now(path: Path) -> FileRead:
         if not stat.S_ISREG(st.st_mode):
             return FileRead(present=None, problem="not a regular file")
         chunks: list[bytes] = []
-        left = MAX_STATE_FILE_BYTES + 1
+        left = max_bytes + 1
         while left > 0:
             chunk = os.read(fd, left)
             if not chunk:
@@ -71,17 +74,17 @@ def read_now(path: Path) -> FileRead:
 
 
 class _Attempt:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int) -> None:
         self.done = threading.Event()
         self.result = FileRead(present=None, problem="read did not finish")
         self._thread = threading.Thread(
-            target=self._run, args=(path,), name=f"read-{path.name}", daemon=True
+            target=self._run, args=(path, max_bytes), name=f"read-{path.name}", daemon=True
         )
         self._thread.start()
 
-    def _run(self, path: Path) -> None:
+    def _run(self, path: Path, max_bytes: int) -> None:
         try:
-            self.result = read_now(path)
+            self.result = read_now(path, max_bytes)
         finally:
             self.done.set()
 
@@ -89,7 +92,8 @@ class _Attempt:
 class BoundedFileReader:
     """read(path, timeout): a FileRead within `timeout` seconds, at most one thread per path."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int = MAX_STATE_FILE_BYTES) -> None:
+        self._max_bytes = max_bytes
         self._lock = threading.Lock()
         self._attempts: dict[Path, _Attempt] = {}
 
@@ -97,7 +101,7 @@ class BoundedFileReader:
         with self._lock:
             attempt = self._attempts.get(path)
             if attempt is None or attempt.done.is_set():
-                attempt = _Attempt(path)
+                attempt = _Attempt(path, self._max_bytes)
                 self._attempts[path] = attempt
         if attempt.done.wait(timeout):
             return attempt.result

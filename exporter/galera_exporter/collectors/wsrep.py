@@ -57,6 +57,8 @@ class WsrepSource:
         scrape.facts["log_error"] = state.variables.get("log_error", "")
         scrape.facts["datadir"] = state.variables.get("datadir", "")
         self.serving.record(state)
+        if "wsrep_status_file" in state.variables:
+            scrape.facts["wsrep_status_file"] = state.variables["wsrep_status_file"]
         yield _up(1)
         yield _error_state(None)
         yield self._error_counter()
