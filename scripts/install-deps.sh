@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime=(mariadb-server galera-4 mariadb-backup rsync socat prometheus prometheus-alertmanager curl make)
-testing=(prometheus-mysqld-exporter logrotate buildah debootstrap acl openssl)
+testing=(prometheus-mysqld-exporter logrotate buildah debootstrap acl openssl victoria-metrics)
 packages=("${runtime[@]}")
 [ "${1:-}" = "--runtime-only" ] || packages+=("${testing[@]}")
 
