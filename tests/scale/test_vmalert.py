@@ -229,8 +229,9 @@ def test_vmalert_loads_every_rule(lab: Lab, vm: VmStack) -> None:
     raises=AssertionError,
     reason="MetricsQL of VictoriaMetrics 1.79.5 (Debian) evaluates `a or on (labels) b` with a "
     "filtered `a` by filling a's dropped samples with b's values under a's labels "
-    "(VictoriaMetrics#7759, fixed upstream in v1.108): instance:galera_node:state comes out "
-    'state="unobservable" for every healthy node. See docs/scaling.md.',
+    "(VictoriaMetrics#7759, reported against v1.107.0, fixed after it): "
+    'instance:galera_node:state comes out state="unobservable" for every healthy node. '
+    "See docs/scaling.md.",
 )
 def test_victoriametrics_records_what_prometheus_records(lab: Lab, vm: VmStack) -> None:
     """vmalert on VictoriaMetrics, healthy cluster: every recorded series as Prometheus
