@@ -260,8 +260,12 @@ def test_same_alerts_through_vmalert(lab: Lab, vm: VmStack) -> None:
     assert "2 of 3 members" in alert["annotations"]["description"]
     # vmalert wrote ALERTS back into its store: what cluster:galera_split_brain_24h:max
     # reads (max_over_time(ALERTS{...}[24h])) is there for the rules to query.
-    assert instant_query(
-        vm.store("vmalert"), 'ALERTS{alertname="GaleraNodeCrashed",alertstate="firing"}'
+    firing = 'ALERTS{alertname="GaleraNodeCrashed",alertstate="firing"}'
+    wait_for(  # written at the same evaluation as the notification, flushed within ~1 s
+        f"{firing} in vmalert's store",
+        lambda: instant_query(vm.store("vmalert"), firing),
+        30.0,
+        interval=0.5,
     )
     ok(lab.cfg_cm_cluster(1, "--restart-node"))
     gone(lab, vm, "GaleraNodeCrashed", crashed)
@@ -282,7 +286,26 @@ def test_same_alerts_through_vmalert(lab: Lab, vm: VmStack) -> None:
 
     # A restarted vmalert restores the alert's active-since from ALERTS_FOR_STATE (remote
     # read): it fires again at once instead of serving its `for:` again.
-    assert instant_query(vm.store("vmalert"), 'ALERTS_FOR_STATE{alertname="GaleraClusterStopped"}')
+    for_state = 'ALERTS_FOR_STATE{alertname="GaleraClusterStopped"}'
+    wait_for(
+        f"{for_state} in vmalert's store",
+        lambda: instant_query(vm.store("vmalert"), for_state),
+        30.0,
+        interval=0.5,
+    )
+    # The verify twin pends for a few cycles on vmalert when a scenario starts, not always:
+    # give the restore its state series for sure, as vmalert writes it.
+    verify_state = (
+        'ALERTS_FOR_STATE{alertname="GaleraClusterStopped",alertgroup="galera-scenarios",'
+        f'advice="verify",cluster="{lab.cluster.spec.cluster_name}",severity="critical"}}'
+    )
+    vm.push(f"{verify_state} {time.time() - 60:.0f}")
+    wait_for(
+        "the verify twin's ALERTS_FOR_STATE in vmalert's store",
+        lambda: instant_query(vm.store("vmalert"), verify_state),
+        30.0,
+        interval=0.5,
+    )
     restarted = time.monotonic()
     vm.restart("vmalert")
     wait_for(
@@ -297,3 +320,8 @@ def test_same_alerts_through_vmalert(lab: Lab, vm: VmStack) -> None:
     refired = time.monotonic() - restarted
     print(f"[vm] restarted vmalert fired GaleraClusterStopped again after {refired:.1f}s")
     assert refired < E2E_MAX_FOR_SECONDS, "the `for:` state was not restored"
+    # vmalert 1.79 restores a rule from every ALERTS_FOR_STATE series of its alert name (the
+    # verify twin's too) and gives up on the rest of the group at the first template error;
+    # rules/generate.py's INSTANCE_ARG keeps those templates valid.
+    log = (vm.base / "vmalert.log").read_text(errors="replace")
+    assert "error while restoring" not in log, log[log.find("error while restoring") :][:800]

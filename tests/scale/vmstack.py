@@ -205,6 +205,14 @@ class VmStack:
         self.processes.append(procs.spawn(name, list(old.cmdline), Path(old.log)))
         self._wait_http(name, self.urls[name] + "/health")
 
+    def push(self, line: str) -> None:
+        """One sample in the text exposition format, through vmagent to both stores."""
+        request = urllib.request.Request(
+            self.urls["vmagent"] + "/api/v1/import/prometheus", data=line.encode() + b"\n"
+        )
+        with urllib.request.urlopen(request, timeout=5.0):
+            pass
+
     # ------------------------------------------------------------------ reading
     def alertmanager(self, evaluator: str) -> str:
         return self.urls[f"alertmanager-{evaluator}"]
