@@ -88,11 +88,18 @@ CRASH_START = (
     " pc.recovery cannot re-form the cluster and one node must be bootstrapped:{{ end }} "
 )
 
+# $labels.instance as a printf argument of a template query. The bootstrap twins always have an
+# instance label, so on Prometheus this is $labels.instance. vmalert 1.79 restores the `for:` state
+# of a rule from every ALERTS_FOR_STATE series of its alert name, its verify twin's included (no
+# instance): there $labels.instance is nil, printf %q gives `%!q(<nil>)`, the query is invalid and
+# vmalert abandons restoring the rest of the group. `or` turns nil into "" (a valid, empty query).
+INSTANCE_ARG = '(or $labels.instance "")'
+
 # The step for the candidate named in $labels.instance.
 BOOTSTRAP_STEP = (
     '{{ if printf `instance:galera_bootstrap_candidate:bool{cluster=%q,force="1"}` $labels.cluster'
     ' | query }}{{ if printf `instance:galera_node:state{cluster=%q,instance=%q,state="non_primary"}`'
-    " $labels.cluster $labels.instance | query }}On {{ $labels.instance }}: stop mysqld first (`sudo"
+    f" $labels.cluster {INSTANCE_ARG} | query }}}}On {{{{ $labels.instance }}}}: stop mysqld first (`sudo"
     " systemctl stop mariadb`; its own shutdown would undo a force done while it runs), then run"
     " `sudo cfg-cm-cluster --force-safe-to-bootstrap` and `sudo cfg-cm-cluster --bootstrap-node`"
     " (once it is stopped this page may turn into one that names no node: carry on with"
@@ -106,7 +113,7 @@ BOOTSTRAP_STEP = (
 )
 
 
-def pos(instance: str = "$labels.instance") -> str:
+def pos(instance: str = INSTANCE_ARG) -> str:
     return (
         "{{ with printf `instance:galera_position:seqno{cluster=%q,instance=%q}` $labels.cluster "
         + instance

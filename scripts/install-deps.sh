@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime=(mariadb-server galera-4 mariadb-backup rsync socat prometheus prometheus-alertmanager curl make)
-testing=(prometheus-mysqld-exporter logrotate buildah debootstrap acl openssl)
+# victoria-metrics (1.79.5) ships victoria-metrics, vmagent and vmalert for tests/scale; the tests
+# start their own processes on loopback ports with data under tmp, never the packaged service.
+testing=(prometheus-mysqld-exporter logrotate buildah debootstrap acl openssl victoria-metrics)
 packages=("${runtime[@]}")
 [ "${1:-}" = "--runtime-only" ] || packages+=("${testing[@]}")
 
