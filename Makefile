@@ -12,7 +12,7 @@ lint: deps static
 
 static:
 	ruff check .
-	ruff format --check exporter
+	ruff format --check exporter dashboards
 	mypy
 
 # For contributors (after one `make deps` or `make test`): lint, types and the fast tier, every

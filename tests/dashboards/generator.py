@@ -1,22 +1,17 @@
-"""dashboards/generate.py loaded as a module (it is a script, not part of a package)."""
+"""The dashboards' builder, dashboards/galera_dashboards, imported the way
+`python dashboards/generate.py` sees it: dashboards/ is a folder of files, not a package, and the
+script's folder is on sys.path."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from types import ModuleType
 
 from tests.dashboards import promql
 
+if str(promql.DASHBOARD_DIR) not in sys.path:
+    sys.path.insert(0, str(promql.DASHBOARD_DIR))
 
-def _load() -> ModuleType:
-    path = promql.DASHBOARD_DIR / "generate.py"
-    spec = importlib.util.spec_from_file_location("dashboards_generate", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+import galera_dashboards
+from galera_dashboards import codes, frame, queries
 
-
-generate = _load()
+__all__ = ["codes", "frame", "galera_dashboards", "queries"]

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.dashboards import known_metrics, promql
-from tests.dashboards.generator import generate
+from tests.dashboards.generator import codes, frame, galera_dashboards, queries
 
 PROMTOOL = "/usr/bin/promtool"
 DASHBOARDS = {p.name: p for p in promql.DASHBOARD_FILES}
@@ -38,7 +38,7 @@ def test_both_dashboards_exist() -> None:
 
 
 def test_committed_json_is_what_generate_py_writes() -> None:
-    for path, text in generate.generated().items():
+    for path, text in galera_dashboards.generated().items():
         assert path.read_text() == text, f"{path.name} is stale: run python dashboards/generate.py"
 
 
@@ -48,8 +48,8 @@ def test_dashboard_shape(name: str) -> None:
     assert (
         dash["uid"]
         == {
-            "galera-cluster-overview.json": generate.OVERVIEW_UID,
-            "galera-node-detail.json": generate.NODE_UID,
+            "galera-cluster-overview.json": frame.OVERVIEW_UID,
+            "galera-node-detail.json": frame.NODE_UID,
         }[name]
     )
     assert re.fullmatch(r"[a-z0-9-]{1,40}", dash["uid"])
@@ -123,7 +123,7 @@ def test_metric_names_are_emitted_or_recorded(query: promql.Query, known_names: 
 def test_every_selector_is_filtered(query: promql.Query) -> None:
     if query.panel == "variable cluster":
         return  # the variable that lists the clusters
-    wide = query.panel in generate.CLUSTER_WIDE_PANELS or query.panel.startswith("variable")
+    wide = query.panel in queries.CLUSTER_WIDE_PANELS or query.panel.startswith("variable")
     for sel in promql.selectors(query.expr):
         assert sel.has("cluster", ("=",), "$cluster"), f"{sel} not filtered by cluster"
         per_cluster = sel.name == "ALERTS" or (sel.name or "").startswith("cluster")
@@ -170,7 +170,7 @@ def test_links_between_dashboards_and_to_the_runbook() -> None:
         tag_links = [link for link in dash["links"] if link["type"] == "dashboards"]
         assert tag_links and tag_links[0]["tags"] == ["galera"] and tag_links[0]["includeVars"]
         assert any(u.startswith("${runbook_url}") for u in _all_links(dash))
-    assert any(f"/d/{generate.NODE_UID}/" in u for u in _all_links(overview))
+    assert any(f"/d/{frame.NODE_UID}/" in u for u in _all_links(overview))
 
 
 def test_runbook_anchors_match_the_alerts() -> None:
@@ -180,11 +180,11 @@ def test_runbook_anchors_match_the_alerts() -> None:
     assert alerts
     for rule in alerts:
         url = rule["annotations"]["runbook_url"]
-        assert url == f"{generate.RUNBOOK_URL}#{rule['alert'].lower()}", rule["alert"]
-    expr = generate.firing_alerts_expr()
+        assert url == f"{frame.RUNBOOK_URL}#{rule['alert'].lower()}", rule["alert"]
+    expr = queries.firing_alerts_expr()
     for rule in alerts:
         assert f'"{rule["alert"].lower()}", "alertname", "{rule["alert"]}"' in expr
-    for scenario in generate.SCENARIOS.values():
+    for scenario in codes.SCENARIOS.values():
         assert not scenario.alert or scenario.alert in {r["alert"] for r in alerts}, scenario
 
 
@@ -197,7 +197,7 @@ def test_runbook_has_a_heading_per_linked_alert() -> None:
         for line in runbook.read_text().splitlines()
         if line.startswith("#")
     }
-    for name in generate.alert_names():
+    for name in queries.alert_names():
         assert name.lower() in headings, f"docs/runbook.md has no heading for {name}"
 
 
@@ -225,7 +225,7 @@ def test_provisioning_examples() -> None:
     doc = (promql.REPO / "docs" / "dashboards.md").read_text()
     assert "galera-dashboards.yml" in doc
     assert "### Where each guide scenario appears on the overview" in doc
-    for name, scenario in generate.SCENARIOS.items():
+    for name, scenario in codes.SCENARIOS.items():
         assert f"`{name}`" in doc, f"docs/dashboards.md does not list scenario {name}"
         assert scenario.text.split(":")[0] in doc, f"docs/dashboards.md does not show {name}"
     assert "none named" in doc
@@ -332,16 +332,16 @@ def _rule_expr(record: str) -> str:
 def test_every_recorded_scenario_and_state_has_a_mapping() -> None:
     """The panels map every value the rules can record, and nothing they cannot."""
     scenarios = set(re.findall(r'"scenario", "(\w+)"', _rule_expr("cluster:galera_scenario:info")))
-    assert scenarios == set(generate.SCENARIOS)
-    codes = {s.code for s in generate.SCENARIOS.values()}
-    assert len(codes) == len(scenarios) and generate.UNKNOWN_SCENARIO.code not in codes
+    assert scenarios == set(codes.SCENARIOS)
+    values = {s.code for s in codes.SCENARIOS.values()}
+    assert len(values) == len(scenarios) and codes.UNKNOWN_SCENARIO.code not in values
     state_rule = _rule_expr("instance:galera_node:state")
     states = {int(c) for c in re.findall(r"\* 0 \+ (\d)", state_rule)} | {0}
     assert states == set(range(8))
-    (mapping,) = generate.NODE_STATE_MAP
+    (mapping,) = codes.NODE_STATE_MAP
     assert {int(k) for k in mapping["options"]} == states
-    forces = set(re.findall(r'"force", "(\d)"', _rule_expr(generate.CANDIDATE)))
-    assert forces == set(generate.FORCE_CODES)
+    forces = set(re.findall(r'"force", "(\d)"', _rule_expr(queries.CANDIDATE)))
+    assert forces == set(codes.FORCE_CODES)
 
 
 def test_candidate_panel_says_none_named_without_a_series() -> None:

@@ -33,7 +33,7 @@ from galera_lab.cluster import Cluster, ClusterSpec
 from galera_lab.stack import Stack
 from galera_lab.wait import wait_for
 from tests.dashboards import promql
-from tests.dashboards.generator import generate
+from tests.dashboards.generator import codes
 from tests.support.tiers import starts_real_galera
 
 # cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
@@ -152,7 +152,7 @@ def test_every_panel_query_returns_data_for_a_healthy_cluster(lab: DashLab) -> N
     nodes = lab.query(_query(OVERVIEW, "variable instance", ""))
     assert sorted(n["instance"] for n in _labels(nodes)) == sorted(lab.instances.values())
     # The overview's verdict on a healthy cluster.
-    healthy = generate.SCENARIOS["healthy"].code
+    healthy = codes.SCENARIOS["healthy"].code
     assert _values(lab.query(_query(OVERVIEW, "Guide scenario"))) == [float(healthy)]
     assert _values(lab.query(_query(OVERVIEW, "Primary components"))) == [1.0]
     assert lab.query(_query(OVERVIEW, "Bootstrap candidate")) == []  # shows "none named"
@@ -193,7 +193,7 @@ def test_guide_scenario_panels(lab: DashLab, name: str) -> None:
     lab.cluster.write_marker(f"dashboards before {name}")
     scenarios.run(lab.cluster, name)
     scenario, components, node = OTHER_SCENARIOS[name]
-    want = generate.SCENARIOS[scenario]
+    want = codes.SCENARIOS[scenario]
     seen: list[str] = [""]
 
     def candidate_ok(got: list[tuple[str, str]]) -> bool:
@@ -243,7 +243,7 @@ def test_all_stopped_gracefully_names_the_last_node_stopped(lab: DashLab) -> Non
     bootstrap = _query(OVERVIEW, "Bootstrap candidate")
     seen: list[str] = [""]
 
-    stopped = generate.SCENARIOS["stopped"].code
+    stopped = codes.SCENARIOS["stopped"].code
 
     def overview_shows_all_stopped() -> bool:
         codes = _values(lab.query(scenario))

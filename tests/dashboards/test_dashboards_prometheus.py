@@ -33,7 +33,7 @@ import yaml
 from galera_lab import procs
 from galera_lab.wait import wait_for
 from tests.dashboards import promql
-from tests.dashboards.generator import generate
+from tests.dashboards.generator import codes
 from tests.rules.series import (
     UUID,
     Crashed,
@@ -323,7 +323,7 @@ def test_scenario_panel_shows_the_recorded_scenario(stack: Stack, case: str) -> 
     )]  # fmt: skip
     assert recorded == [want], f"rules: {recorded}"
     (row,) = run_panel(stack, case, "Guide scenario")
-    scenarios = generate.SCENARIOS
+    scenarios = codes.SCENARIOS
     by_code = {s.code: name for name, s in scenarios.items()}
     shown = by_code[int(float(row["value"][1]))]
     assert shown == want == row["metric"]["scenario"]
@@ -341,7 +341,7 @@ def test_candidate_panel_names_the_rules_candidate(stack: Stack, case: str) -> N
     want = CASES[case].candidate
     assert rule == ([want] if want else []), f"rules name {rule}"
     rows = run_panel(stack, case, "Bootstrap candidate")
-    force_codes = generate.FORCE_CODES
+    force_codes = codes.FORCE_CODES
     shown = [(r["metric"]["instance"], r["metric"]["force"]) for r in rows]
     assert shown == rule  # no series: the panel says "none named" (its noValue)
     for r in rows:
