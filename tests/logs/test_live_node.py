@@ -72,7 +72,7 @@ def test_errorlog_follows_the_real_node(node: Node) -> None:
 
         node.kill()
         assert sample(reg, "galera_up") == 0.0
-        # mysqld is down, so no log_error fact: the follower is kept, not dropped
+        # mysqld is down, so Scrape.server stays None: the follower is kept, not dropped
         assert errorlog.follower is follower
         position = node.recover_position()  # appends the recover run to the error log
         assert position == f"{uuid}:{committed}"
