@@ -4,7 +4,7 @@
     python bench/follower_bench.py --size-mib 1024 # the 1 GB run
 
 A separate writer process appends log4j-style lines (as the back-end would) while this
-process runs a BackendLogSource, the way the exporter does, and reads it through full
+process runs a BackendLogCollector, the way the exporter does, and reads it through full
 scrapes. Figures are printed; nothing is asserted.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from prometheus_client.exposition import generate_latest
 
-from galera_exporter.collectors.backend_log import BackendLogSource
+from galera_exporter.collectors.backend_log import BackendLogCollector
 from galera_exporter.exporter import Exporter, ScrapeRegistry
 
 READY = "SMTP Service started plain:10025//127.0.0.1"
@@ -157,7 +157,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="follower-bench-") as tmp:
         log = Path(tmp) / "djigzo.log"
         log.write_text(f"2026-11-27 09:00:00,000 INFO  [S] {RESET}\n")
-        source = BackendLogSource(
+        source = BackendLogCollector(
             str(log), [r"SMTP Service started"], [r"SMTP Service handler hello name is"],
             use_inotify=not args.polling,
         )  # fmt: skip

@@ -21,7 +21,7 @@ if os.environ.get(RSA_AUTH_ENV, "") not in ("1", "true", "yes") and "pymysql" no
     sys.modules.setdefault("cryptography", None)  # type: ignore[arg-type]
 
 from galera_exporter import __version__, config  # noqa: E402
-from galera_exporter.collectors import COLLECTORS, build_sources  # noqa: E402
+from galera_exporter.collectors import COLLECTORS, build_collectors  # noqa: E402
 from galera_exporter.exporter import Exporter  # noqa: E402
 from galera_exporter.reload import Reloader, app_settings, describe_web, load_all  # noqa: E402
 from galera_exporter.web import MetricsApp, make_http_server  # noqa: E402
@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(cfg.log.level)
     limit_malloc_arenas()
 
-    exporter = Exporter(build_sources(cfg))
+    exporter = Exporter(build_collectors(cfg))
     reloader = Reloader(args, cfg, exporter, setup_logging)
     app = MetricsApp(exporter, cfg.web.telemetry_path, cfg.mysql.timeout_seconds, web, reloader)
     app.update(app_settings(cfg, web))  # the same settings a reload would install
@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def on_hup(signum: int, frame: FrameType | None) -> None:
         del signum, frame
         log.info("received SIGHUP, reloading the configuration")
-        # Not in the handler itself: closing the old sources may wait for a running scrape.
+        # Not in the handler itself: closing the old collectors may wait for a running scrape.
         threading.Thread(target=reloader, name="reload", daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg.web.listen_address,
         describe_web(web),
         cfg.web.telemetry_path,
-        ", ".join(s.name for s in exporter.sources),
+        ", ".join(s.name for s in exporter.collectors),
     )
     try:
         server.serve_forever(poll_interval=0.5)

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from galera_exporter import credentials, logparse, optionfile
+from galera_exporter import credentials, logparse, regularfile
 from galera_exporter.credentials import is_port
 
 # Where they were before credentials.py; db.py and tests import them from here.
@@ -321,7 +321,7 @@ def _build_section(
 def _read_yaml(path: str, problems: list[str]) -> dict[str, Any]:
     data = b""
     try:
-        data, _ = optionfile.read_regular_file(path, MAX_CONFIG_BYTES)
+        data, _ = regularfile.read_regular_file(path, MAX_CONFIG_BYTES)
         loaded = yaml.safe_load(data.decode("utf-8"))
     except (OSError, UnicodeDecodeError, RecursionError, yaml.YAMLError) as err:
         problems.append(_yaml_problem(path, data, err))

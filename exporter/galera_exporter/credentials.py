@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from galera_exporter import optionfile
+from galera_exporter import optionfile, regularfile
 
 CLIENT_GROUPS = ("client", "client-server", "client-mariadb")
 ENV_PREFIX = "GALERA_EXPORTER_"
@@ -114,7 +114,7 @@ class TLSOptions:
 def _encrypted(path: str) -> bool:
     """Whether a PEM key is passphrase-protected (OpenSSL only says "PEM lib")."""
     try:
-        data, _ = optionfile.read_regular_file(path, 1 << 20)
+        data, _ = regularfile.read_regular_file(path, 1 << 20)
     except OSError:
         return False
     return b"ENCRYPTED" in data
@@ -322,7 +322,7 @@ class _Chosen:
 def read_password_file(path: str, problems: list[str], warnings: list[str]) -> Secret | None:
     where = f"environment {ENV_PREFIX}MYSQL_PASSWORD_FILE: {path}"
     try:
-        data, info = optionfile.read_regular_file(path, MAX_PASSWORD_FILE_BYTES)
+        data, info = regularfile.read_regular_file(path, MAX_PASSWORD_FILE_BYTES)
     except OSError as err:
         problems.append(f"{where}: cannot read: {err.strerror}")
         return None

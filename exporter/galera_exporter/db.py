@@ -35,7 +35,7 @@ VARIABLES = (
     "wsrep_sst_method",
     "wsrep_reject_queries",  # the serving state: a node rejecting queries gets no traffic
     "read_only",
-    "wsrep_status_file",  # MariaDB >= 10.9; absent before (the status_file source copes)
+    "wsrep_status_file",  # MariaDB >= 10.9; absent before (the status_file collector copes)
     "log_error",
     "datadir",
     "version",

@@ -1,4 +1,5 @@
-"""Runs every enabled source for one scrape and adds the exporter's own success/duration metrics."""
+"""Runs every enabled collector for one scrape and adds the exporter's own success/duration
+metrics."""
 
 from __future__ import annotations
 
@@ -11,30 +12,30 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from galera_exporter import __version__
-from galera_exporter.collectors.base import Scrape, Source, SourceError
+from galera_exporter.collectors.base import Collector, CollectorError, Scrape
 
 log = logging.getLogger(__name__)
 
 
 class Exporter:
-    """Holds the sources; each call to scrape() yields a fresh, complete set of families."""
+    """Holds the collectors; each call to scrape() yields a fresh, complete set of families."""
 
-    def __init__(self, sources: Sequence[Source]) -> None:
-        self._sources = list(sources)
+    def __init__(self, collectors: Sequence[Collector]) -> None:
+        self._collectors = list(collectors)
         self._lock = threading.Lock()
 
     @property
-    def sources(self) -> list[Source]:
-        return list(self._sources)
+    def collectors(self) -> list[Collector]:
+        return list(self._collectors)
 
-    def replace_sources(self, sources: Sequence[Source]) -> None:
-        """Swap in the sources of a reloaded configuration; close the old ones not kept."""
-        new = list(sources)
+    def replace_collectors(self, collectors: Sequence[Collector]) -> None:
+        """Swap in the collectors of a reloaded configuration; close the old ones not kept."""
+        new = list(collectors)
         with self._lock:
-            old, self._sources = self._sources, new
-        for source in old:
-            if not any(source is kept for kept in new):
-                source.close()
+            old, self._collectors = self._collectors, new
+        for collector in old:
+            if not any(collector is kept for kept in new):
+                collector.close()
 
     def scrape(self, deadline: float) -> Iterator[Metric]:
         scrape = Scrape(deadline=deadline)
@@ -49,17 +50,17 @@ class Exporter:
             labels=["collector"],
         )
         with self._lock:
-            sources = list(self._sources)
-        for source in sources:
+            collectors = list(self._collectors)
+        for collector in collectors:
             started = time.perf_counter()
             ok = 1.0
             try:
-                yield from source.collect(scrape)
-            except SourceError as err:
+                yield from collector.collect(scrape)
+            except CollectorError as err:
                 ok = 0.0
-                log.debug("collector %s failed: %s", source.name, err)
-            success.add_metric([source.name], ok)
-            duration.add_metric([source.name], time.perf_counter() - started)
+                log.debug("collector %s failed: %s", collector.name, err)
+            success.add_metric([collector.name], ok)
+            duration.add_metric([collector.name], time.perf_counter() - started)
         yield success
         yield duration
         build = InfoMetricFamily(
@@ -68,11 +69,11 @@ class Exporter:
         yield build
 
     def serving_reason(self, ttl: float, timeout: float) -> str | None:
-        """The wsrep source's serving verdict (serving.REASONS), None if it is not enabled."""
+        """The wsrep collector's serving verdict (serving.REASONS), None if it is not enabled."""
         with self._lock:
-            sources = list(self._sources)
-        for source in sources:
-            verdict = getattr(source, "serving_reason", None)
+            collectors = list(self._collectors)
+        for collector in collectors:
+            verdict = getattr(collector, "serving_reason", None)
             if verdict is not None:
                 reason: str = verdict(ttl, timeout)
                 return reason
@@ -80,9 +81,9 @@ class Exporter:
 
     def close(self) -> None:
         with self._lock:
-            sources, self._sources = self._sources, []
-        for source in sources:
-            source.close()
+            collectors, self._collectors = self._collectors, []
+        for collector in collectors:
+            collector.close()
 
 
 class ScrapeRegistry:

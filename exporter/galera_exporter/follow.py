@@ -21,6 +21,7 @@ What survives:
   wake-up; `status()` says what is wrong meanwhile.
 - partial lines: only text up to the last newline is handed over; the rest waits.
 - very long lines: at most `max_line_bytes` of a line are kept; the rest is skipped.
+  (Both are linebuffer.LineBuffer's job: bytes to lines, no I/O, tested on its own.)
 - bytes that are not UTF-8: nothing is decoded here.
 
 At start-up the consumer recovers its state from the file's end, read backwards in blocks,
@@ -51,6 +52,8 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
+
+from galera_exporter.linebuffer import LineBuffer
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +189,7 @@ class LogFollower:
         self._file: Any = None  # the open file (io.FileIO)
         self._ident: tuple[int, int] | None = None
         self._offset = 0
-        self._pending = b""
-        self._skipping = False  # inside an over-long line, dropping bytes until its newline
+        self._lines = LineBuffer(self._max_line)  # bytes read -> complete lines, bounded
         self._fingerprint = b""
         self._buffer = bytearray(READ_SIZE)
         self._started_once = False  # False until the first open: that one recovers state
@@ -382,8 +384,7 @@ class LogFollower:
         self._ident = _identity(st)
         self._current_name = self.path
         self.watched_names = frozenset({self.path})
-        self._pending = b""
-        self._skipping = False
+        self._lines.reset()
         self._set_error("")
         self._started_once = True
         if recover:
@@ -453,13 +454,13 @@ class LogFollower:
         tail = self._read_at(probe_start, size)
         nl = tail.rfind(b"\n")
         if nl >= 0:
-            self._pending = tail[nl + 1 :]
+            self._lines.reset(tail[nl + 1 :])
             return probe_start + nl + 1
         if probe_start == 0:
-            self._pending = tail
+            self._lines.reset(tail)
             return 0
         # An unfinished line already longer than we keep: skip it, recover what precedes it.
-        self._skipping = True
+        self._lines.reset(skipping=True)
         pos, floor = probe_start, max(0, size - self._backlog_bytes)
         while pos > floor:
             start = max(floor, pos - BACKLOG_BLOCK)
@@ -481,8 +482,7 @@ class LogFollower:
             return
         log.debug("%s truncated at %d (size now %d)", self.path, self._offset, st.st_size)
         self._feed_missed_from_copy()
-        self._pending = b""
-        self._skipping = False
+        self._lines.reset()
         self._offset = 0
         self._fingerprint = b""
         with self._status_lock:
@@ -547,51 +547,14 @@ class LogFollower:
             self._feed(chunk)
 
     def _feed(self, chunk: bytes) -> None:
-        """Split off complete lines; keep the partial one; cut one that grows too long.
-
-        Memory is bounded by one read (READ_SIZE) plus the pending partial line
-        (max_line_bytes): a line that arrives whole within one read is handed over whole, a
-        line still unfinished after max_line_bytes is cut there and the rest is skipped.
-        """
-        if self._skipping:
-            nl = chunk.find(b"\n")
-            if nl < 0:
-                return
-            chunk = chunk[nl + 1 :]
-            self._skipping = False
-        last_nl = chunk.rfind(b"\n")
-        if last_nl < 0:
-            self._pending += chunk
-            if len(self._pending) > self._max_line:
-                self._cut_long_line()
-            return
-        if self._pending:
-            first_nl = chunk.find(b"\n")
-            head = self._pending + chunk[: first_nl + 1]
-            self._pending = b""
-            if len(head) > self._max_line + 1:
-                head = head[: self._max_line] + b"\n"
-                self._count_truncated()
-            self._consumer.feed(head)
-            body = chunk[first_nl + 1 : last_nl + 1]
-        else:
-            body = chunk[: last_nl + 1] if last_nl + 1 < len(chunk) else chunk
-        if body:
-            self._consumer.feed(body)
-        self._pending = chunk[last_nl + 1 :]
-        if len(self._pending) > self._max_line:
-            self._cut_long_line()
-
-    def _cut_long_line(self) -> None:
-        """The partial line outgrew the limit: hand over its start, skip the rest."""
-        self._consumer.feed(self._pending[: self._max_line] + b"\n")
-        self._count_truncated()
-        self._pending = b""
-        self._skipping = True
-
-    def _count_truncated(self) -> None:
-        with self._status_lock:
-            self._truncated += 1
+        """Hand the consumer the lines `chunk` completes (linebuffer.py: partial lines wait,
+        over-long ones are cut, memory stays bounded)."""
+        pushed = self._lines.push(chunk)
+        if pushed.cut:
+            with self._status_lock:
+                self._truncated += pushed.cut
+        for block in pushed.blocks:
+            self._consumer.feed(block)
 
 
 def resolve_log_path(path: str, datadir: str) -> Path:

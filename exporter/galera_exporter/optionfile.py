@@ -30,6 +30,8 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from galera_exporter import regularfile
+
 BLANKS = b" \t\n\v\f\r\xa0"  # my_isspace() in the Latin-1 character set MariaDB uses here
 MAX_FILE_BYTES = 1 << 20
 MAX_LINE_BYTES = 4094  # fgets(buff, sizeof(buff) - 1) with a 4096-byte buffer
@@ -80,33 +82,6 @@ class OptionFile:
     options: list[Option] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # every file read, top file first
     warnings: list[str] = field(default_factory=list)
-
-
-def read_regular_file(path: str, limit: int) -> tuple[bytes, os.stat_result]:
-    """The bytes of a regular file of at most `limit` bytes, without blocking on a FIFO.
-
-    Raises OSError (its strerror says why) for anything else.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
-        if info.st_size > limit:
-            raise OSError(errno.EFBIG, f"larger than {limit} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        while size <= limit:
-            chunk = os.read(fd, limit + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:  # grew while we read it
-            raise OSError(errno.EFBIG, f"larger than {limit} bytes")
-        return b"".join(chunks), info
-    finally:
-        os.close(fd)
 
 
 def _split_lines(data: bytes) -> list[bytes]:
@@ -192,7 +167,7 @@ class _Reader:
             self.result.warnings.append(f"{message}: skipped")
             return
         try:
-            data, _ = read_regular_file(path, MAX_FILE_BYTES)
+            data, _ = regularfile.read_regular_file(path, MAX_FILE_BYTES)
         except OSError as err:
             if required or err.errno == errno.EFBIG:
                 raise OptionFileError(

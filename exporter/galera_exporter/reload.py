@@ -9,17 +9,17 @@ from collections.abc import Callable
 
 from galera_exporter import config, webconfig
 from galera_exporter.collectors import COLLECTOR_NAMES, enabled
-from galera_exporter.collectors.base import Source
+from galera_exporter.collectors.base import Collector
 from galera_exporter.exporter import Exporter
 from galera_exporter.web import AppSettings, ExporterHTTPServer, MetricsApp
 
 log = logging.getLogger("galera_exporter")
 
-# The part of the configuration each source is built from. A source whose part did not change
+# The part of the configuration each collector is built from. A collector whose part did not change
 # is kept as it is, with its counters and its log follower's position and state: rebuilding
 # it would reset every counter (an sst_failed event already counted would be lost) and re-read
-# the log's backlog. A collector missing here is rebuilt whenever any source setting changes.
-SOURCE_INPUTS: dict[str, Callable[[config.Config], object]] = {
+# the log's backlog. A collector missing here is rebuilt whenever any collector setting changes.
+COLLECTOR_INPUTS: dict[str, Callable[[config.Config], object]] = {
     "wsrep": lambda c: (c.target, c.mysql, c.serving),
     "grastate": lambda c: c.galera.datadir,  # not status_file: its change must not reset SST starts
     "backend_log": lambda c: c.backend,
@@ -30,12 +30,12 @@ SOURCE_INPUTS: dict[str, Callable[[config.Config], object]] = {
 }
 
 
-def _all_source_inputs(c: config.Config) -> object:
+def _all_collector_inputs(c: config.Config) -> object:
     return (c.target, c.mysql, c.galera, c.backend, c.mysqld)
 
 
-def source_inputs(name: str, cfg: config.Config) -> object:
-    return SOURCE_INPUTS.get(name, _all_source_inputs)(cfg)
+def collector_inputs(name: str, cfg: config.Config) -> object:
+    return COLLECTOR_INPUTS.get(name, _all_collector_inputs)(cfg)
 
 
 def load_all(args: argparse.Namespace) -> tuple[config.Config, webconfig.WebSettings]:
@@ -65,30 +65,30 @@ def describe_web(web: webconfig.WebSettings) -> str:
     return f"TLS {'on' if web.tls else 'off'}, basic auth users: {users}"
 
 
-def plan_sources(
-    old_cfg: config.Config, new_cfg: config.Config, running: list[Source]
-) -> tuple[list[Source], list[Source]]:
-    """The sources for `new_cfg`, in table order: running ones whose inputs did not change,
+def plan_collectors(
+    old_cfg: config.Config, new_cfg: config.Config, running: list[Collector]
+) -> tuple[list[Collector], list[Collector]]:
+    """The collectors for `new_cfg`, in table order: running ones whose inputs did not change,
     and new ones built for the rest. Returns (all, newly built)."""
-    by_name = {source.name: source for source in running}
-    sources: list[Source] = []
-    built: list[Source] = []
+    by_name = {collector.name: collector for collector in running}
+    collectors: list[Collector] = []
+    built: list[Collector] = []
     try:
         for spec in enabled(new_cfg):
             kept = by_name.get(spec.name)
-            if kept is not None and source_inputs(spec.name, old_cfg) == source_inputs(
+            if kept is not None and collector_inputs(spec.name, old_cfg) == collector_inputs(
                 spec.name, new_cfg
             ):
-                sources.append(kept)
+                collectors.append(kept)
             else:
-                source = spec.build(new_cfg)
-                built.append(source)
-                sources.append(source)
+                collector = spec.build(new_cfg)
+                built.append(collector)
+                collectors.append(collector)
     except BaseException:
-        for source in built:
-            source.close()
+        for collector in built:
+            collector.close()
         raise
-    return sources, built
+    return collectors, built
 
 
 class Reloader:
@@ -137,17 +137,17 @@ class Reloader:
                 "web.listen_address changed to %s: takes effect after a restart",
                 cfg.web.listen_address,
             )
-        sources, built = plan_sources(self._cfg, cfg, self._exporter.sources)
+        collectors, built = plan_collectors(self._cfg, cfg, self._exporter.collectors)
         self._apply_log_level(cfg.log.level)
-        self._exporter.replace_sources(sources)
+        self._exporter.replace_collectors(collectors)
         if self.app is not None:
             self.app.update(app_settings(cfg, web))
         if self.server is not None:
             self.server.ssl_context = web.ssl_context
         self._cfg = cfg
-        kept = len(sources) - len(built)
+        kept = len(collectors) - len(built)
         log.info(
-            "configuration reloaded from %s (%s; %d sources kept, %d rebuilt)",
+            "configuration reloaded from %s (%s; %d collectors kept, %d rebuilt)",
             cfg.source,
             describe_web(web),
             kept,

@@ -22,11 +22,9 @@ Every file it names, and the file itself, must be a regular file (a FIFO would h
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
 import ssl
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from galera_exporter import regularfile
 from galera_exporter.auth import BCRYPT_MAX_COST, BasicAuth, bcrypt_cost
 
 CLIENT_AUTH_TYPES = {
@@ -131,16 +130,8 @@ def open_regular(path: str) -> Iterator[int]:
     FIFO waits for a writer, which hung start-up and reload. Readers then go through
     /proc/self/fd/N, i.e. this very inode, so the file cannot be swapped between check and use.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise OSError(errno.EFBIG, f"larger than {MAX_FILE_BYTES} bytes")
+    with regularfile.open_regular(path, MAX_FILE_BYTES) as (fd, _):
         yield fd
-    finally:
-        os.close(fd)
 
 
 def fd_path(fd: int, path: str) -> str:
@@ -344,7 +335,7 @@ def load(path: str) -> WebSettings:
     problems: list[str] = []
     try:
         with open_regular(path) as fd:
-            raw = yaml.safe_load(os.read(fd, MAX_FILE_BYTES + 1).decode("utf-8"))
+            raw = yaml.safe_load(regularfile.read_at_most(fd, MAX_FILE_BYTES).decode("utf-8"))
     except OSError as err:
         raise WebConfigError([f"{path}: cannot read web config: {err.strerror}"]) from None
     except UnicodeDecodeError:

@@ -17,9 +17,9 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from galera_exporter.collectors.backend_log import BackendLogSource
+from galera_exporter.collectors.backend_log import BackendLogCollector
 from galera_exporter.collectors.base import Scrape
-from galera_exporter.collectors.errorlog import ErrorLogSource
+from galera_exporter.collectors.errorlog import ErrorLogCollector
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = sorted((REPO / "tests" / "fixtures" / "states").glob("*/expected.prom")) + sorted(
@@ -49,14 +49,16 @@ def golden_names() -> set[str]:
 
 
 class _Once(Collector):
-    def __init__(self, source: BackendLogSource | ErrorLogSource) -> None:
+    def __init__(self, source: BackendLogCollector | ErrorLogCollector) -> None:
         self.source = source
 
     def collect(self):  # type: ignore[no-untyped-def]  # prometheus_client's own signature
         return list(self.source.collect(Scrape(deadline=time.monotonic() + 5)))
 
 
-def _exposition(source: BackendLogSource | ErrorLogSource, wanted: str, timeout: float) -> str:
+def _exposition(
+    source: BackendLogCollector | ErrorLogCollector, wanted: str, timeout: float
+) -> str:
     """Scrape `source` until `wanted` appears (its follower reads the log in a thread)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Once(source))
@@ -80,13 +82,13 @@ def log_source_names(timeout: float = 10.0) -> set[str]:
         backend_path.write_bytes(BACKEND_LOG)
         error_path = Path(tmp) / "error.log"
         error_path.write_bytes(ERROR_LOG_FIXTURE.read_bytes())
-        backend = BackendLogSource(
+        backend = BackendLogCollector(
             str(backend_path),
             ["SMTP Service started"],
             ["SMTP Service handler hello name is"],
             use_inotify=False,
         )
-        errorlog = ErrorLogSource(str(error_path), default_datadir=tmp, use_inotify=False)
+        errorlog = ErrorLogCollector(str(error_path), default_datadir=tmp, use_inotify=False)
         try:
             names = sample_names(
                 _exposition(backend, "galera_backend_ready_timestamp_seconds", timeout)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from galera_exporter.collectors.errorlog import ErrorLogSource
+from galera_exporter.collectors.errorlog import ErrorLogCollector
 from galera_lab.node import Node
 from tests.logs.helpers import registry_for, sample
 from tests.support.wait import wait_for
@@ -55,21 +55,21 @@ def failed_login(node: Node, user: str) -> int:
     raise AssertionError(f"login as {user!r} succeeded")
 
 
-def caught_up(source: ErrorLogSource, path: Path) -> bool:
+def caught_up(source: ErrorLogCollector, path: Path) -> bool:
     follower = source.follower
     return follower is not None and follower.status().offset == path.stat().st_size
 
 
 @pytest.fixture
-def source(node: Node) -> Iterator[ErrorLogSource]:
-    errorlog = ErrorLogSource(str(node.error_log), use_inotify=False)
+def source(node: Node) -> Iterator[ErrorLogCollector]:
+    errorlog = ErrorLogCollector(str(node.error_log), use_inotify=False)
     try:
         yield errorlog
     finally:
         errorlog.close()
 
 
-def test_forged_user_names_change_nothing(node: Node, source: ErrorLogSource) -> None:
+def test_forged_user_names_change_nothing(node: Node, source: ErrorLogCollector) -> None:
     reg = registry_for(source)
     assert sample(reg, "galera_errorlog_present") == 1.0
     wait_for("follower at the end of the error log", lambda: caught_up(source, node.error_log))
@@ -91,7 +91,7 @@ def test_forged_user_names_change_nothing(node: Node, source: ErrorLogSource) ->
     assert sample(reg, "galera_recovered_position_info", {"uuid": UUID}) is None
 
 
-def test_a_real_wsrep_recover_still_counts(node: Node, source: ErrorLogSource) -> None:
+def test_a_real_wsrep_recover_still_counts(node: Node, source: ErrorLogCollector) -> None:
     """The control: the same follower does take a real --wsrep-recover run's position."""
     reg = registry_for(source)
     failed_login(node, f"y\n{STAMP} 0 [Note] WSREP: Recovered position: {UUID}:{HUGE}\n")

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from prometheus_client.exposition import generate_latest
 
 from galera_exporter import status_json
-from galera_exporter.collectors.status_file import StatusFileSource
+from galera_exporter.collectors.status_file import StatusFileCollector
 from galera_exporter.exporter import Exporter, ScrapeRegistry
 from tests.hardening.test_fuzz_parsers import cut_points
 
@@ -125,7 +125,7 @@ def test_hostile_message_never_reaches_a_label(tmp_path_factory: Any, doc: Any, 
     doc["errors"].append({"timestamp": 5.0, "msg": f"WSREP: SST failed {marker}"})
     doc["status"]["comment"] = marker
     (datadir / "wsrep_status.json").write_text(json.dumps(doc))
-    exporter = Exporter([StatusFileSource(datadir=str(datadir))])
+    exporter = Exporter([StatusFileCollector(datadir=str(datadir))])
     text = generate_latest(ScrapeRegistry(exporter, time.monotonic() + 5)).decode()  # type: ignore[arg-type]
     INPUTS["source"] += 1
     assert "ZQX" not in text

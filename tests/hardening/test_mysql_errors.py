@@ -11,7 +11,7 @@ import pymysql
 import pytest
 from prometheus_client import CollectorRegistry
 
-from galera_exporter.collectors.wsrep import WsrepSource
+from galera_exporter.collectors.wsrep import WsrepCollector
 from galera_exporter.config import MySQLTarget, Secret
 from galera_exporter.db import REASONS, STATUS_QUERY, StatusReader
 from galera_exporter.exporter import Exporter, ScrapeRegistry
@@ -23,12 +23,12 @@ from tests.hardening.harness import DISTINCTIVE_PASSWORD
 pytestmark = [pytest.mark.timeout(300)]
 
 
-def source(node: Node, password: str = DISTINCTIVE_PASSWORD) -> WsrepSource:
+def source(node: Node, password: str = DISTINCTIVE_PASSWORD) -> WsrepCollector:
     target = MySQLTarget(user=DB_USER, password=Secret(password), socket=str(node.socket))
-    return WsrepSource(StatusReader(target, 2.0))
+    return WsrepCollector(StatusReader(target, 2.0))
 
 
-def scrape(wsrep: WsrepSource, seconds: float = 2.0) -> CollectorRegistry:
+def scrape(wsrep: WsrepCollector, seconds: float = 2.0) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     # One scrape, read once: the registry's collect() runs the sources every time it is read.
     families = list(ScrapeRegistry(Exporter([wsrep]), time.monotonic() + seconds).collect())
@@ -53,7 +53,7 @@ def reason(registry: CollectorRegistry) -> str | None:
 
 
 @pytest.fixture
-def wsrep(node: Node) -> Iterator[WsrepSource]:
+def wsrep(node: Node) -> Iterator[WsrepCollector]:
     created = source(node)
     try:
         yield created
@@ -61,7 +61,9 @@ def wsrep(node: Node) -> Iterator[WsrepSource]:
         created.close()
 
 
-def test_up_uptime_and_no_error_with_the_usage_only_account(node: Node, wsrep: WsrepSource) -> None:
+def test_up_uptime_and_no_error_with_the_usage_only_account(
+    node: Node, wsrep: WsrepCollector
+) -> None:
     grants = node.query(f"SHOW GRANTS FOR '{DB_USER}'@'localhost'")
     assert all("GRANT USAGE ON *.*" in str(row[0]) for row in grants), grants
     registry = scrape(wsrep)
@@ -86,7 +88,9 @@ def test_wrong_password_is_auth(node: Node) -> None:
         wrong.close()
 
 
-def test_max_connections_exhausted_is_too_many_connections(node: Node, wsrep: WsrepSource) -> None:
+def test_max_connections_exhausted_is_too_many_connections(
+    node: Node, wsrep: WsrepCollector
+) -> None:
     before = int(str(node.query("SELECT @@GLOBAL.max_connections")[0][0]))
     held: list[pymysql.connections.Connection[pymysql.cursors.Cursor]] = []
     node.query("SET GLOBAL max_connections = 10")
@@ -123,7 +127,7 @@ def test_max_connections_exhausted_is_too_many_connections(node: Node, wsrep: Ws
     assert reason(scrape(wsrep)) is None
 
 
-def test_frozen_is_timeout_and_stopped_is_refused(node: Node, wsrep: WsrepSource) -> None:
+def test_frozen_is_timeout_and_stopped_is_refused(node: Node, wsrep: WsrepCollector) -> None:
     node.freeze()
     try:
         started = time.monotonic()

@@ -1,5 +1,5 @@
 """POST /-/reload: off unless --web.enable-lifecycle, never a GET or a cross-site form; a
-reload keeps the sources (counters, follower state) whose settings did not change, and a
+reload keeps the collectors (counters, follower state) whose settings did not change, and a
 failed reload always reports last_reload_successful 0."""
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def test_reload_keeps_counters_and_reports_every_failure(tmp_path: Path) -> None
         with error_log.open("ab") as handle:
             handle.write(SST_FAILED_LINE)
         wait_for("the sst_failed event counted", lambda: sst_failed() == 1, 10)
-        # Reloads that change other things keep the error-log source and its counter.
+        # Reloads that change other things keep the error-log collector and its counter.
         for text in (
             base + "log:\n  level: debug\n",
             base + "collectors:\n  grastate: false\n",
@@ -116,7 +116,7 @@ def test_reload_keeps_counters_and_reports_every_failure(tmp_path: Path) -> None
             assert response.status == 200, response.body
             assert sst_failed() == 1, f"counter reset by reloading {text!r}"
             assert reload_status(exporter) == 1
-        assert "sources kept" in exporter.log_text()
+        assert "collectors kept" in exporter.log_text()
         # Every failed reload reports 0, whatever failed, and the old config keeps working.
         for text in (
             "mysqld: [\n",  # invalid YAML

@@ -11,7 +11,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
 
-from galera_exporter.collectors.base import Source
+from galera_exporter.collectors.base import Collector
 from galera_exporter.exporter import Exporter, ScrapeRegistry
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -48,7 +48,7 @@ class Recorder:
             return b"".join(reversed(self.recovered)).splitlines()
 
 
-def registry_for(*sources: Source) -> CollectorRegistry:
+def registry_for(*sources: Collector) -> CollectorRegistry:
     """A fresh registry whose every read runs one whole scrape, like the /metrics handler."""
     registry = CollectorRegistry(auto_describe=False)
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from galera_exporter import logparse as lp
-from galera_exporter.collectors.errorlog import ErrorLogSource
+from galera_exporter.collectors.errorlog import ErrorLogCollector
 from galera_exporter.logparse import Event
 from tests.logs.helpers import append, registry_for, sample
 from tests.support.wait import wait_for
@@ -196,7 +196,7 @@ def test_a_position_right_after_start_up_keeps_the_backlogs_run(tmp_path: Path) 
     line's run began in the backlog."""
     log = tmp_path / "error.log"
     log.write_bytes(RUN)
-    source = ErrorLogSource(str(log), use_inotify=False)
+    source = ErrorLogCollector(str(log), use_inotify=False)
     try:
         registry = registry_for(source)
         assert sample(registry, "galera_errorlog_present") == 1

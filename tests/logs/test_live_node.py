@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from galera_exporter.collectors.errorlog import ErrorLogSource
-from galera_exporter.collectors.wsrep import WsrepSource
+from galera_exporter.collectors.errorlog import ErrorLogCollector
+from galera_exporter.collectors.wsrep import WsrepCollector
 from galera_exporter.config import MySQLTarget
 from galera_exporter.db import StatusReader
 from galera_lab.node import Node
@@ -48,8 +48,8 @@ def event(registry: object, name: str) -> float | None:
 
 
 def test_errorlog_follows_the_real_node(node: Node) -> None:
-    wsrep = WsrepSource(StatusReader(MySQLTarget(user="root", socket=str(node.socket)), 2.0))
-    errorlog = ErrorLogSource("")  # no flag: the path must come from log_error
+    wsrep = WsrepCollector(StatusReader(MySQLTarget(user="root", socket=str(node.socket)), 2.0))
+    errorlog = ErrorLogCollector("")  # no flag: the path must come from log_error
     reg = registry_for(wsrep, errorlog)
     # While mysqld is down, waits read the errorlog source alone: each failed connect of the
     # wsrep source's StatusReader leaks a socket (a ResourceWarning; reported to db.py's owner).
@@ -72,7 +72,7 @@ def test_errorlog_follows_the_real_node(node: Node) -> None:
 
         node.kill()
         assert sample(reg, "galera_up") == 0.0
-        # mysqld is down, so no log_error fact: the follower is kept, not dropped
+        # mysqld is down, so Scrape.server stays None: the follower is kept, not dropped
         assert errorlog.follower is follower
         position = node.recover_position()  # appends the recover run to the error log
         assert position == f"{uuid}:{committed}"

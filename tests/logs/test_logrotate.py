@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from galera_exporter.collectors.backend_log import BackendLogSource
+from galera_exporter.collectors.backend_log import BackendLogCollector
 from galera_exporter.follow import LogFollower
 from tests.logs.helpers import Recorder, registry_for, sample
 from tests.support.wait import wait_for
@@ -126,7 +126,7 @@ def test_logrotate_loses_nothing(tmp_path: Path, mode: str, inotify: bool) -> No
 
     recorder = Recorder()
     follower = LogFollower(log, recorder, use_inotify=inotify, poll_interval=0.05).start()
-    source = BackendLogSource(
+    source = BackendLogCollector(
         str(log), [r"SMTP Service started"], [r"SMTP Service handler hello name is"],
         use_inotify=inotify,
     )  # fmt: skip

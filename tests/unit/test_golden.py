@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.exposition import generate_latest
 
-from galera_exporter.collectors.grastate import GrastateSource
-from galera_exporter.collectors.wsrep import WsrepSource
+from galera_exporter.collectors.grastate import GrastateCollector
+from galera_exporter.collectors.wsrep import WsrepCollector
 from galera_exporter.exporter import Exporter, ScrapeRegistry
 from tests.unit.fixtures import GOLDEN_KEY, CapturedReader, datadir_copy, state_dirs
 
@@ -25,8 +25,8 @@ def exposition(state_dir: Path, tmp_path: Path) -> str:
     datadir = datadir_copy(state_dir, tmp_path / "datadir")
     exporter = Exporter(
         [
-            WsrepSource(CapturedReader(state_dir)),
-            GrastateSource(str(datadir), tiebreak_key=GOLDEN_KEY),
+            WsrepCollector(CapturedReader(state_dir)),
+            GrastateCollector(str(datadir), tiebreak_key=GOLDEN_KEY),
         ]
     )  # type: ignore[arg-type]
     text = generate_latest(ScrapeRegistry(exporter, time.monotonic() + 5)).decode()  # type: ignore[arg-type]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from galera_exporter.collectors import build_sources
+from galera_exporter.collectors import build_collectors
 from galera_exporter.collectors.base import Scrape
-from galera_exporter.collectors.grastate import GrastateSource
+from galera_exporter.collectors.grastate import GrastateCollector
 from galera_exporter.config import Config, MySQLTarget
 from galera_exporter.db import MAX_TIMEOUT_SECONDS, DatabaseError, StatusReader, bounded_timeout
 from galera_exporter.follow import MAX_BACKLOG_BYTES, byte_count
@@ -45,7 +45,7 @@ def test_infinite_backlogs_build_sources(tmp_path: Path) -> None:
         ),
         mysqld=dataclasses.replace(cfg.mysqld, error_log_backlog_bytes=math.inf),
     )
-    sources = build_sources(cfg)
+    sources = build_collectors(cfg)
     try:
         assert {s.name for s in sources} >= {"backend_log", "errorlog"}
     finally:
@@ -66,5 +66,5 @@ def test_infinite_deadline_reads_state_files(tmp_path: Path) -> None:
     (tmp_path / "grastate.dat").write_text(
         "version: 2.1\nuuid: 125a32e7-ea40-11f1-8844-577ec5e07595\nseqno: -1\n"
     )
-    families = list(GrastateSource(str(tmp_path)).collect(Scrape(deadline=math.inf)))
+    families = list(GrastateCollector(str(tmp_path)).collect(Scrape(deadline=math.inf)))
     assert "galera_grastate_seqno" in {f.name for f in families}

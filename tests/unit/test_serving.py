@@ -18,12 +18,12 @@ from galera_exporter import config
 from galera_exporter.auth import BasicAuth
 from galera_exporter.cli import build_parser
 from galera_exporter.collectors import COLLECTOR_NAMES
-from galera_exporter.collectors.base import Scrape, SourceError
-from galera_exporter.collectors.maintenance import MaintenanceSource
-from galera_exporter.collectors.wsrep import WsrepSource
+from galera_exporter.collectors.base import CollectorError, Scrape
+from galera_exporter.collectors.maintenance import MaintenanceCollector
+from galera_exporter.collectors.wsrep import WsrepCollector
 from galera_exporter.db import DatabaseError, ServerState
 from galera_exporter.exporter import Exporter
-from galera_exporter.reload import app_settings, source_inputs
+from galera_exporter.reload import app_settings, collector_inputs
 from galera_exporter.serving import Policy, ServingProbe, decide
 from galera_exporter.web import AppSettings, MetricsApp, make_http_server, serve_in_thread
 from galera_exporter.webconfig import WebSettings
@@ -175,7 +175,7 @@ def test_single_flight_one_read_for_a_flood() -> None:
 def app_for(
     reader: Any, *, policy: Policy | None = None, path: str = "/clustercheck", **settings: Any
 ) -> MetricsApp:
-    app = MetricsApp(Exporter([WsrepSource(reader, policy)]), "/metrics", 2.0)
+    app = MetricsApp(Exporter([WsrepCollector(reader, policy)]), "/metrics", 2.0)
     app.update(AppSettings(serving_path=path, **settings))
     return app
 
@@ -289,29 +289,29 @@ def test_http_flood_at_most_one_read_per_ttl(served: tuple[SlowReader, int]) -> 
 
 
 def test_maintenance_source(tmp_path: Path) -> None:
-    def values(source: MaintenanceSource) -> dict[str, float]:
+    def values(collector: MaintenanceCollector) -> dict[str, float]:
         scrape = Scrape(deadline=time.monotonic() + 1)
-        return {m.name: m.samples[0].value for m in source.collect(scrape)}
+        return {m.name: m.samples[0].value for m in collector.collect(scrape)}
 
-    assert values(MaintenanceSource("")) == {}  # off: no series, no false "absent"
+    assert values(MaintenanceCollector("")) == {}  # off: no series, no false "absent"
     marker = tmp_path / "maintenance"
-    source = MaintenanceSource(str(marker))
-    assert values(source) == {"galera_maintenance": 0.0}
+    collector = MaintenanceCollector(str(marker))
+    assert values(collector) == {"galera_maintenance": 0.0}
     marker.write_text("reboot all three for the kernel update\n")
-    got = values(source)
+    got = values(collector)
     assert got["galera_maintenance"] == 1.0
     assert got["galera_maintenance_since_timestamp_seconds"] == pytest.approx(
         marker.stat().st_mtime
     )
     marker.unlink()
     marker.mkdir()  # exists, but no regular file: unknown, never a 0
-    with pytest.raises(SourceError):
-        values(source)
+    with pytest.raises(CollectorError):
+        values(collector)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     started = time.monotonic()
-    with pytest.raises(SourceError):
-        values(MaintenanceSource(str(fifo)))
+    with pytest.raises(CollectorError):
+        values(MaintenanceCollector(str(fifo)))
     assert time.monotonic() - started < 1.0  # a FIFO never blocks the scrape
 
 
@@ -359,9 +359,9 @@ def test_reload_installs_the_serving_settings() -> None:
     settings = app_settings(cfg, WebSettings())
     assert (settings.serving_path, settings.serving_cache_seconds) == ("/lb", 3.0)
     assert settings.serving_require_auth is True
-    # A changed policy rebuilds the wsrep source (its metric uses it); the marker path only
-    # the maintenance source.
+    # A changed policy rebuilds the wsrep collector (its metric uses it); the marker path only
+    # the maintenance collector.
     donor = build_parser().parse_args(["--serving.available-when-donor"])
     other = config.load(donor, COLLECTOR_NAMES, env={})
-    assert source_inputs("wsrep", cfg) != source_inputs("wsrep", other)
-    assert source_inputs("maintenance", cfg) == source_inputs("maintenance", other)
+    assert collector_inputs("wsrep", cfg) != collector_inputs("wsrep", other)
+    assert collector_inputs("maintenance", cfg) == collector_inputs("maintenance", other)

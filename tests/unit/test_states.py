@@ -13,8 +13,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from galera_exporter.collectors import statefile
-from galera_exporter.collectors.grastate import GrastateSource, node_tiebreak_key
-from galera_exporter.collectors.wsrep import WsrepSource
+from galera_exporter.collectors.grastate import GrastateCollector, node_tiebreak_key
+from galera_exporter.collectors.wsrep import WsrepCollector
 from galera_exporter.exporter import Exporter, ScrapeRegistry
 from galera_exporter.parse import parse_number
 from galera_exporter.wsrep_map import NUMERIC_BY_VARIABLE
@@ -33,8 +33,8 @@ def scrape(state: str, tmp_path: Path) -> CollectorRegistry:
     datadir = datadir_copy(state_dir, tmp_path / "datadir")
     exporter = Exporter(
         [
-            WsrepSource(CapturedReader(state_dir)),
-            GrastateSource(str(datadir), tiebreak_key=GOLDEN_KEY),
+            WsrepCollector(CapturedReader(state_dir)),
+            GrastateCollector(str(datadir), tiebreak_key=GOLDEN_KEY),
         ]
     )  # type: ignore[arg-type]
     registry = CollectorRegistry(auto_describe=False)
@@ -133,7 +133,7 @@ def test_broken_grastate_never_fails_the_scrape(
     datadir.mkdir()
     if content is not None:
         (datadir / "grastate.dat").write_bytes(content)
-    exporter = Exporter([GrastateSource(str(datadir))])
+    exporter = Exporter([GrastateCollector(str(datadir))])
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ScrapeRegistry(exporter, time.monotonic() + 5))  # type: ignore[arg-type]
     assert registry.get_sample_value("galera_grastate_present") == present
@@ -147,8 +147,8 @@ def test_broken_grastate_never_fails_the_scrape(
         assert (datadir / "grastate.dat").read_bytes() == content  # read-only: untouched
 
 
-def grastate_registry(datadir: Path, source: GrastateSource | None = None) -> CollectorRegistry:
-    exporter = Exporter([source or GrastateSource(str(datadir), tiebreak_key=GOLDEN_KEY)])
+def grastate_registry(datadir: Path, source: GrastateCollector | None = None) -> CollectorRegistry:
+    exporter = Exporter([source or GrastateCollector(str(datadir), tiebreak_key=GOLDEN_KEY)])
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ScrapeRegistry(exporter, time.monotonic() + 5))  # type: ignore[arg-type]
     return registry
@@ -252,8 +252,8 @@ def test_tiebreak_key_is_stable_and_differs_per_datadir(tmp_path: Path) -> None:
         assert node_tiebreak_key("db1", "data") == node_tiebreak_key("db1", str(tmp_path / "data"))
     finally:
         os.chdir(monkey_cwd)
-    first = grastate_registry(tmp_path, GrastateSource(str(tmp_path)))
-    second = grastate_registry(tmp_path, GrastateSource(str(tmp_path)))
+    first = grastate_registry(tmp_path, GrastateCollector(str(tmp_path)))
+    second = grastate_registry(tmp_path, GrastateCollector(str(tmp_path)))
     expected = node_tiebreak_key(socket.gethostname(), str(tmp_path))
     assert first.get_sample_value("galera_node_tiebreak_key") == expected
     assert second.get_sample_value("galera_node_tiebreak_key") == expected  # another "restart"

@@ -18,11 +18,11 @@ from prometheus_client.exposition import generate_latest
 
 from galera_exporter import status_json
 from galera_exporter.collectors import gra_log, statefile
-from galera_exporter.collectors.base import Scrape
-from galera_exporter.collectors.gra_log import GraLogSource
+from galera_exporter.collectors.base import Scrape, ServerSettings
+from galera_exporter.collectors.gra_log import GraLogCollector
 from galera_exporter.collectors.status_file import (
     MAX_STATUS_FILE_BYTES,
-    StatusFileSource,
+    StatusFileCollector,
     resolve_status_path,
 )
 from galera_exporter.exporter import Exporter, ScrapeRegistry
@@ -69,7 +69,7 @@ def datadir_with(tmp_path: Path, sample: str | None, gra: int = 0) -> Path:
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_golden_exposition(sample: str, tmp_path: Path, update_golden: bool) -> None:
     datadir = datadir_with(tmp_path, sample, gra=1 if sample == "apply_failed" else 0)
-    actual = scrape_text([StatusFileSource(datadir=str(datadir)), GraLogSource(str(datadir))])
+    actual = scrape_text([StatusFileCollector(datadir=str(datadir)), GraLogCollector(str(datadir))])
     golden = EXPECTED / f"{sample.replace('/', '_')}.prom"
     if update_golden:
         golden.write_text(actual, encoding="utf-8")
@@ -139,7 +139,7 @@ def test_progress_when_a_writer_reports_it() -> None:
 
 def test_sst_failures_counted_once_per_failure_across_rewrites(tmp_path: Path) -> None:
     datadir = datadir_with(tmp_path, "sst_failed_joiner")
-    source = StatusFileSource(datadir=str(datadir))
+    source = StatusFileCollector(datadir=str(datadir))
     key = "galera_status_file_sst_failures_total"
     assert samples(scrape_text([source]))[key] == 1  # 4 errors in one second: one failure
     assert samples(scrape_text([source]))[key] == 1  # the same file again
@@ -159,10 +159,10 @@ def test_path_resolution(tmp_path: Path) -> None:
     # The server's setting is remembered while mysqld is down.
     datadir = datadir_with(tmp_path, None)
     shutil.copy(FIXTURES / "donor.json", datadir / "custom.json")
-    source = StatusFileSource(datadir="/elsewhere")
+    source = StatusFileCollector(datadir="/elsewhere")
     up = Scrape(
         deadline=time.monotonic() + 5,
-        facts={"wsrep_status_file": "custom.json", "datadir": str(datadir)},
+        server=ServerSettings("", str(datadir), wsrep_status_file="custom.json"),
     )
     assert source.path_for(up) == datadir / "custom.json"
     down = Scrape(deadline=time.monotonic() + 5)
@@ -188,7 +188,7 @@ def test_broken_file_is_an_error_metric_not_a_failed_scrape(
 ) -> None:
     datadir = datadir_with(tmp_path, None)
     (datadir / "wsrep_status.json").write_bytes(content)
-    got = samples(scrape_text([StatusFileSource(datadir=str(datadir))]))
+    got = samples(scrape_text([StatusFileCollector(datadir=str(datadir))]))
     assert got["galera_status_file_valid"] == 0
     assert got[f'galera_status_file_error{{reason="{reason}"}}'] == 1
     assert got['galera_exporter_collector_success{collector="status_file"}'] == 1
@@ -220,13 +220,13 @@ def test_unknown_states_and_hostile_messages_stay_bounded() -> None:
 
 def test_missing_file_and_not_a_regular_file(tmp_path: Path) -> None:
     datadir = datadir_with(tmp_path, None)
-    got = samples(scrape_text([StatusFileSource(datadir=str(datadir))]))
+    got = samples(scrape_text([StatusFileCollector(datadir=str(datadir))]))
     assert got["galera_status_file_present"] == 0
     assert got["galera_status_file_valid"] == 0
     assert not any(v for k, v in got.items() if k.startswith("galera_status_file_error"))
     os.mkfifo(datadir / "wsrep_status.json")  # would block a plain open() forever
     started = time.monotonic()
-    got = samples(scrape_text([StatusFileSource(datadir=str(datadir))]))
+    got = samples(scrape_text([StatusFileCollector(datadir=str(datadir))]))
     assert time.monotonic() - started < 2
     assert "galera_status_file_present" not in got
     assert got['galera_status_file_error{reason="unreadable"}'] == 1
@@ -238,15 +238,15 @@ def test_gra_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (datadir / "GRA_dir.log").mkdir()  # not a regular file
     (datadir / "GRA_link.log").symlink_to(datadir / "GRA_2_5021_v2.log")  # not followed
     (datadir / "GRA_x.txt").write_text("")
-    got = samples(scrape_text([GraLogSource(str(datadir))]))
+    got = samples(scrape_text([GraLogCollector(str(datadir))]))
     assert got["galera_gra_log_files"] == 3
     assert got["galera_gra_log_newest_timestamp_seconds"] == FIXED_MTIME + 2
     assert got["galera_gra_log_scan_truncated"] == 0
     monkeypatch.setattr(gra_log, "MAX_COUNTED", 2)
-    got = samples(scrape_text([GraLogSource(str(datadir))]))
+    got = samples(scrape_text([GraLogCollector(str(datadir))]))
     assert got["galera_gra_log_files"] == 2 and got["galera_gra_log_scan_truncated"] == 1
     assert got["galera_gra_log_scan_denied"] == 0
-    empty = samples(scrape_text([GraLogSource(str(tmp_path / "nope"))]))
+    empty = samples(scrape_text([GraLogCollector(str(tmp_path / "nope"))]))
     assert "galera_gra_log_files" not in empty  # unknown, not zero
     assert empty['galera_exporter_collector_success{collector="gra_log"}'] == 0
 
@@ -262,7 +262,7 @@ def test_gra_scan_denied_is_a_fact_not_a_failure(
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(gra_log.os, "scandir", refuse)
-    got = samples(scrape_text([GraLogSource(str(datadir))]))
+    got = samples(scrape_text([GraLogCollector(str(datadir))]))
     assert got["galera_gra_log_scan_denied"] == 1
     assert "galera_gra_log_files" not in got
     assert got['galera_exporter_collector_success{collector="gra_log"}'] == 1
@@ -279,7 +279,7 @@ def test_permission_denied_is_said_and_not_a_collector_failure(
         return statefile.FileRead(present=None, problem=statefile.PERMISSION_DENIED)
 
     monkeypatch.setattr(statefile, "read_now", refuse)
-    got = samples(scrape_text([StatusFileSource(datadir=str(datadir))]))
+    got = samples(scrape_text([StatusFileCollector(datadir=str(datadir))]))
     assert got['galera_status_file_error{reason="permission_denied"}'] == 1
     assert got['galera_status_file_error{reason="unreadable"}'] == 0
     assert got["galera_status_file_valid"] == 0
@@ -290,7 +290,7 @@ def test_permission_denied_is_said_and_not_a_collector_failure(
 def test_flag_and_yaml_reach_the_source(tmp_path: Path) -> None:
     from galera_exporter import config  # noqa: PLC0415 - only this test needs the loader
     from galera_exporter.cli import build_parser  # noqa: PLC0415
-    from galera_exporter.collectors import COLLECTOR_NAMES, build_sources  # noqa: PLC0415
+    from galera_exporter.collectors import COLLECTOR_NAMES, build_collectors  # noqa: PLC0415
 
     datadir = datadir_with(tmp_path, None)
     shutil.copy(FIXTURES / "donor.json", datadir / "elsewhere.json")
@@ -299,7 +299,7 @@ def test_flag_and_yaml_reach_the_source(tmp_path: Path) -> None:
     )
     cfg = config.load(args, COLLECTOR_NAMES, env={})
     assert cfg.galera.status_file == "elsewhere.json"
-    built = build_sources(cfg)
+    built = build_collectors(cfg)
     try:
         sources = [s for s in built if s.name in ("status_file", "gra_log")]
         assert [s.name for s in sources] == ["status_file", "gra_log"]
@@ -314,7 +314,7 @@ def test_flag_and_yaml_reach_the_source(tmp_path: Path) -> None:
         build_parser().parse_args([f"--config.file={yaml_file}"]), COLLECTOR_NAMES, env={}
     )
     assert cfg.galera.status_file == "/abs/wsrep.json"
-    built = build_sources(cfg)
+    built = build_collectors(cfg)
     for source in built:
         source.close()
     assert "gra_log" not in [s.name for s in built]

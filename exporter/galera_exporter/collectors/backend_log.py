@@ -1,4 +1,4 @@
-"""Source: the back-end application's log (Djigzo/CipherMail), followed for readiness.
+"""Collector: the back-end application's log (Djigzo/CipherMail), followed for readiness.
 
 Readiness is 1 once a ready line (default: James's `SMTP Service started`) has been seen
 after the last reset line (a start or stop marker), else 0. The follower keeps the state
@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from galera_exporter import logparse
-from galera_exporter.collectors.base import Scrape, SourceError
+from galera_exporter.collectors.base import CollectorError, Scrape
 from galera_exporter.follow import FollowStatus, LogFollower
 
 Clock = Callable[[], float]
@@ -115,8 +115,8 @@ def follower_metrics(prefix: str, what: str, status: FollowStatus) -> Iterable[M
     )
 
 
-class BackendLogSource:
-    """galera_backend_*: the follower starts with the source and stops with close()."""
+class BackendLogCollector:
+    """galera_backend_*: the follower starts with the collector and stops with close()."""
 
     name = "backend_log"
 
@@ -179,7 +179,7 @@ class BackendLogSource:
         )
         yield from follower_metrics("galera_backend_log", "back-end log", status)
         if status.error:
-            raise SourceError(f"{self.path}: {status.error}")
+            raise CollectorError(f"{self.path}: {status.error}")
 
     def close(self) -> None:
         self.follower.close()

@@ -1,7 +1,7 @@
-"""Source: the mysqld error log, followed for `Recovered position` and a few Galera events.
+"""Collector: the mysqld error log, followed for `Recovered position` and a few Galera events.
 
-The path is --mysqld.error-log-file or else the server's log_error, which the wsrep source
-leaves in the scrape's facts. The follower is started the first time a path is known and
+The path is --mysqld.error-log-file or else the server's log_error, which the wsrep collector
+leaves in `Scrape.server`. The follower is started the first time a path is known and
 kept across scrapes, also while mysqld is down: that is when its log matters most.
 """
 
@@ -17,7 +17,7 @@ from prometheus_client.metrics_core import Metric
 
 from galera_exporter import logparse
 from galera_exporter.collectors.backend_log import follower_metrics
-from galera_exporter.collectors.base import Scrape, SourceError
+from galera_exporter.collectors.base import CollectorError, Scrape
 from galera_exporter.follow import LogFollower, resolve_log_path
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class ErrorLogState:
             return self.recovered, self.recovered_at, dict(self.events), self.lines, self.errors
 
 
-class ErrorLogSource:
+class ErrorLogCollector:
     """galera_recovered_*, galera_errorlog_*."""
 
     name = "errorlog"
@@ -112,12 +112,11 @@ class ErrorLogSource:
     def _path_for(self, scrape: Scrape) -> str:
         if self._configured:
             return str(resolve_log_path(self._configured, self._default_datadir))
-        log_error = scrape.facts.get("log_error")
-        if not isinstance(log_error, str) or not log_error.strip():
+        server = scrape.server
+        if server is None or not server.log_error.strip():
             return ""  # unknown (mysqld down) or stderr: keep what we follow, if anything
-        datadir = scrape.facts.get("datadir")
-        base = datadir if isinstance(datadir, str) and datadir else self._default_datadir
-        return str(resolve_log_path(log_error.strip(), base))
+        base = server.datadir or self._default_datadir
+        return str(resolve_log_path(server.log_error.strip(), base))
 
     def _ensure_follower(self, scrape: Scrape) -> None:
         path = self._path_for(scrape)
@@ -199,7 +198,7 @@ class ErrorLogSource:
         )
         yield from follower_metrics("galera_errorlog", "mysqld error log", status)
         if status.error:
-            raise SourceError(f"{path}: {status.error}")
+            raise CollectorError(f"{path}: {status.error}")
 
     def close(self) -> None:
         with self._lock:

@@ -1,4 +1,4 @@
-"""Source: GRA_*.log files in the datadir (write-sets this node failed to apply), counted.
+"""Collector: GRA_*.log files in the datadir (write-sets this node failed to apply), counted.
 
 Galera writes GRA_<thread>_<seqno>[_v2].log into the datadir when applying a replicated
 write-set fails (seen in the lab: GRA_2_5021_v2.log, 406 bytes, next to an "Inconsistency
@@ -28,7 +28,7 @@ from pathlib import Path
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from galera_exporter.collectors.base import Scrape, SourceError
+from galera_exporter.collectors.base import CollectorError, Scrape
 from galera_exporter.collectors.grastate import MIN_READ_SECONDS
 from galera_exporter.db import bounded_timeout
 
@@ -100,7 +100,7 @@ class _Scan:
             self.done.set()
 
 
-class GraLogSource:
+class GraLogCollector:
     """galera_gra_log_*."""
 
     name = "gra_log"
@@ -128,7 +128,7 @@ class GraLogSource:
                 log.warning("cannot list %s for GRA logs: %s", self._datadir, result.problem)
             self._last_problem = result.problem
         if result.problem:
-            raise SourceError(f"{self._datadir}: {result.problem}")
+            raise CollectorError(f"{self._datadir}: {result.problem}")
 
     def close(self) -> None:
         """Nothing is held open between scrapes (a hung scan's thread ends with its scan)."""

@@ -1,4 +1,4 @@
-"""Source: grastate.dat and gvwstate.dat, read on every scrape whether mysqld runs or not."""
+"""Collector: grastate.dat and gvwstate.dat, read on every scrape whether mysqld runs or not."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from galera_exporter import parse
-from galera_exporter.collectors.base import Scrape, SourceError
+from galera_exporter.collectors.base import CollectorError, Scrape
 from galera_exporter.collectors.statefile import (
     MAX_STATE_FILE_BYTES,
     BoundedFileReader,
@@ -25,7 +25,7 @@ from galera_exporter.db import bounded_timeout
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-__all__ = ["MAX_STATE_FILE_BYTES", "GrastateSource", "node_tiebreak_key"]
+__all__ = ["MAX_STATE_FILE_BYTES", "GrastateCollector", "node_tiebreak_key"]
 
 # A file that hangs (a stuck network file system) may hold a scrape this long at least, even
 # when the scrape's deadline is already spent by the database: a healthy local read takes
@@ -59,7 +59,7 @@ def _gauge(name: str, doc: str, value: float) -> Metric:
     return GaugeMetricFamily(name, doc, value=value)
 
 
-class GrastateSource:
+class GrastateCollector:
     """grastate.dat (uuid, seqno, safe_to_bootstrap) and gvwstate.dat (pc.recovery's view)."""
 
     name = "grastate"
@@ -115,7 +115,7 @@ class GrastateSource:
                 log.info("state files readable again")
             self._last_problems = problems
         if problems:
-            raise SourceError("; ".join(problems))
+            raise CollectorError("; ".join(problems))
 
     def _sst_metrics(self, marker: FileRead) -> Iterable[Metric]:
         """The joiner's sst_in_progress marker: present while a state transfer runs (and left

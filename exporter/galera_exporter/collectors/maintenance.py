@@ -1,4 +1,4 @@
-"""Source: the planned-maintenance marker file, exported as galera_maintenance (0 or 1).
+"""Collector: the planned-maintenance marker file, exported as galera_maintenance (0 or 1).
 
 An operator creates the file (any content; it is never parsed or exported) before planned
 work and removes it afterwards; the GaleraMaintenance alert and Alertmanager's inhibit rule
@@ -16,7 +16,7 @@ from pathlib import Path
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from galera_exporter.collectors.base import Scrape, SourceError
+from galera_exporter.collectors.base import CollectorError, Scrape
 from galera_exporter.collectors.statefile import BoundedFileReader
 from galera_exporter.db import bounded_timeout
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 MIN_READ_SECONDS = 0.25
 
 
-class MaintenanceSource:
+class MaintenanceCollector:
     name = "maintenance"
 
     def __init__(self, path: str) -> None:
@@ -45,7 +45,7 @@ class MaintenanceSource:
             self._last_problem = read.problem
         if read.present is None:
             # Unknown is not "absent": a 0 here would let the cluster page during the work.
-            raise SourceError(f"{self._path}: {read.problem}")
+            raise CollectorError(f"{self._path}: {read.problem}")
         yield GaugeMetricFamily(
             "galera_maintenance",
             "1 if the maintenance marker file (--maintenance.file) exists: planned work, "

@@ -3,7 +3,8 @@
 grastate.dat and gvwstate.dat live in a directory other people administer. A FIFO put there
 would block open() for reading until a writer comes (forever, one leaked thread per scrape);
 a stuck network file system blocks read(). So the file is opened O_NONBLOCK, anything but a
-regular file is refused, at most MAX_STATE_FILE_BYTES + 1 bytes are read, and the open and
+regular file is refused, at most MAX_STATE_FILE_BYTES + 1 bytes are read (regularfile.py, shared
+with the option-file and web-config readers), and the open and
 read run on a helper thread the scrape waits for only until its deadline. At most one such
 thread per file exists: a scrape that finds the previous read still hanging waits for that
 one instead of starting another.
@@ -12,11 +13,11 @@ one instead of starting another.
 from __future__ import annotations
 
 import errno
-import os
-import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from galera_exporter.regularfile import open_regular, read_at_most
 
 # Galera writes a few hundred bytes; anything far larger is not a state file and must not
 # cost the exporter memory.
@@ -49,28 +50,13 @@ def read_now(path: Path, max_bytes: int = MAX_STATE_FILE_BYTES) -> FileRead:
 
     At most max_bytes + 1 bytes are read: a longer result means "too large"."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        # No size limit at open: a larger file is read to max_bytes + 1, its caller says so.
+        with open_regular(path) as (fd, st):
+            return FileRead(present=True, data=read_at_most(fd, max_bytes), mtime=st.st_mtime)
     except FileNotFoundError:
         return FileRead(present=False)
-    except OSError as err:
+    except OSError as err:  # EACCES, "not a regular file", EIO and the like
         return FileRead(present=None, problem=_describe(err))
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return FileRead(present=None, problem="not a regular file")
-        chunks: list[bytes] = []
-        left = max_bytes + 1
-        while left > 0:
-            chunk = os.read(fd, left)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return FileRead(present=True, data=b"".join(chunks), mtime=st.st_mtime)
-    except OSError as err:  # EIO and the like
-        return FileRead(present=None, problem=_describe(err))
-    finally:
-        os.close(fd)
 
 
 class _Attempt:

@@ -1,8 +1,8 @@
-"""Source: MariaDB's wsrep_status_file (JSON), read on every scrape whether mysqld runs or not.
+"""Collector: MariaDB's wsrep_status_file (JSON), read on every scrape whether mysqld runs or not.
 
 The path is --galera.status-file (absolute, or relative to the datadir like the server's own
-setting), else the server's wsrep_status_file variable as last seen (the wsrep source leaves
-it in the scrape's facts; it is remembered for when mysqld is down), else wsrep_status.json in
+setting), else the server's wsrep_status_file variable as last seen (the wsrep collector leaves
+it in `Scrape.server`; it is remembered for when mysqld is down), else wsrep_status.json in
 the datadir. Messages are counted by kind (status_json.MESSAGE_KINDS), never exported as text.
 
 Seen in the lab (MariaDB 10.11.19, Galera 26.4.23): a joiner's mariabackup SST empties the
@@ -26,7 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from galera_exporter import status_json
-from galera_exporter.collectors.base import Scrape, SourceError
+from galera_exporter.collectors.base import CollectorError, Scrape
 from galera_exporter.collectors.grastate import MIN_READ_SECONDS
 from galera_exporter.collectors.statefile import PERMISSION_DENIED, BoundedFileReader, FileRead
 from galera_exporter.db import bounded_timeout
@@ -50,7 +50,7 @@ def resolve_status_path(configured: str, server_value: str, datadir: str) -> Pat
     return path if path.is_absolute() else Path(datadir) / path
 
 
-class StatusFileSource:
+class StatusFileCollector:
     """galera_status_file_*."""
 
     name = "status_file"
@@ -66,11 +66,10 @@ class StatusFileSource:
         self._last_problem = ""
 
     def path_for(self, scrape: Scrape) -> Path:
-        server_value = scrape.facts.get("wsrep_status_file")
-        if isinstance(server_value, str) and "wsrep_status_file" in scrape.facts:
-            self._server_value = server_value
-            datadir = scrape.facts.get("datadir")
-            self._server_datadir = datadir if isinstance(datadir, str) else ""
+        server = scrape.server
+        if server is not None and server.wsrep_status_file is not None:
+            self._server_value = server.wsrep_status_file
+            self._server_datadir = server.datadir
         return resolve_status_path(
             self._configured, self._server_value, self._server_datadir or self._datadir
         )
@@ -90,7 +89,7 @@ class StatusFileSource:
                 log.info("wsrep status file readable again")
             self._last_problem = problem
         if problem and read.problem != PERMISSION_DENIED:
-            raise SourceError(problem)
+            raise CollectorError(problem)
 
     def _count_failures(self, parsed: status_json.StatusFile) -> None:
         for message in parsed.messages:

@@ -1,4 +1,4 @@
-"""Source: the server's wsrep status and a few variables, one query pair per scrape."""
+"""Collector: the server's wsrep status and a few variables, one query pair per scrape."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from galera_exporter import parse, serving
-from galera_exporter.collectors.base import Scrape, SourceError
+from galera_exporter.collectors.base import CollectorError, Scrape, ServerSettings
 from galera_exporter.db import REASONS, DatabaseError, ServerState, StatusReader
 from galera_exporter.wsrep_map import NUMERIC
 
@@ -21,7 +21,7 @@ VARS = "SHOW GLOBAL VARIABLES"
 ERROR_KINDS = ("connect", "timeout", "query", "busy", "auth", "too_many_connections")
 
 
-class WsrepSource:
+class WsrepCollector:
     """Turns the wsrep status (and Uptime) into typed metrics; galera_up says if it worked."""
 
     name = "wsrep"
@@ -50,15 +50,16 @@ class WsrepSource:
             yield _error_state(err.reason)
             yield self._error_counter()
             yield from serving_metrics(serving.decide(None, self._policy))
-            raise SourceError(str(err)) from None
+            raise CollectorError(str(err)) from None
         if self._last_error:
             log.info("mysqld answers again")
             self._last_error = ""
-        scrape.facts["log_error"] = state.variables.get("log_error", "")
-        scrape.facts["datadir"] = state.variables.get("datadir", "")
+        scrape.server = ServerSettings(
+            log_error=state.variables.get("log_error", ""),
+            datadir=state.variables.get("datadir", ""),
+            wsrep_status_file=state.variables.get("wsrep_status_file"),
+        )
         self.serving.record(state)
-        if "wsrep_status_file" in state.variables:
-            scrape.facts["wsrep_status_file"] = state.variables["wsrep_status_file"]
         yield _up(1)
         yield _error_state(None)
         yield self._error_counter()

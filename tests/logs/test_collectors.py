@@ -17,10 +17,10 @@ from prometheus_client.metrics_core import Metric
 
 from galera_exporter import config
 from galera_exporter import logparse as lp
-from galera_exporter.collectors import COLLECTOR_NAMES, build_sources
-from galera_exporter.collectors.backend_log import BackendLogSource
-from galera_exporter.collectors.base import Scrape, Source
-from galera_exporter.collectors.errorlog import ErrorLogSource
+from galera_exporter.collectors import COLLECTOR_NAMES, build_collectors
+from galera_exporter.collectors.backend_log import BackendLogCollector
+from galera_exporter.collectors.base import Collector, Scrape, ServerSettings
+from galera_exporter.collectors.errorlog import ErrorLogCollector
 from tests.logs.helpers import BACKENDLOG, ERRORLOG, append, registry_for, sample
 from tests.support.wait import wait_for
 
@@ -33,8 +33,8 @@ def local(*fields: int) -> float:
 
 
 @pytest.fixture
-def closing() -> Iterator[list[Source]]:
-    sources: list[Source] = []
+def closing() -> Iterator[list[Collector]]:
+    sources: list[Collector] = []
     yield sources
     for source in sources:
         source.close()
@@ -47,10 +47,10 @@ def success(registry: object, name: str) -> float | None:
 # --- back-end log ------------------------------------------------------------------------------
 
 
-def test_backend_state_recovered_at_start_up(tmp_path: Path, closing: list[Source]) -> None:
+def test_backend_state_recovered_at_start_up(tmp_path: Path, closing: list[Collector]) -> None:
     log = tmp_path / "djigzo.log"
     shutil.copy(BACKENDLOG / "djigzo-restart.log", log)
-    source = BackendLogSource(str(log), READY, RESET)
+    source = BackendLogCollector(str(log), READY, RESET)
     closing.append(source)
     reg = registry_for(source)
     wait_for("start-up recovery", lambda: source.follower.status().offset == log.stat().st_size)
@@ -69,10 +69,10 @@ def test_backend_state_recovered_at_start_up(tmp_path: Path, closing: list[Sourc
     assert success(reg, "backend_log") == 1.0
 
 
-def test_backend_live_lines(tmp_path: Path, closing: list[Source]) -> None:
+def test_backend_live_lines(tmp_path: Path, closing: list[Collector]) -> None:
     log = tmp_path / "djigzo.log"
     log.touch()
-    source = BackendLogSource(str(log), READY, RESET)
+    source = BackendLogCollector(str(log), READY, RESET)
     closing.append(source)
     reg = registry_for(source)
     wait_for("the follower to open the log", lambda: source.follower.status().following)
@@ -91,11 +91,11 @@ def test_backend_live_lines(tmp_path: Path, closing: list[Source]) -> None:
 
 @pytest.mark.parametrize("inotify", [True, False], ids=["inotify", "polling"])
 def test_readiness_is_visible_within_a_second(
-    tmp_path: Path, closing: list[Source], inotify: bool
+    tmp_path: Path, closing: list[Collector], inotify: bool
 ) -> None:
     log = tmp_path / "djigzo.log"
     append(log, "2026-11-27 10:00:00,000 INFO  [S] SMTP Service handler hello name is: gw\n")
-    source = BackendLogSource(str(log), READY, RESET, use_inotify=inotify)
+    source = BackendLogCollector(str(log), READY, RESET, use_inotify=inotify)
     closing.append(source)
     reg = registry_for(source)
     wait_for("the follower to open the log", lambda: source.follower.status().following)
@@ -104,8 +104,8 @@ def test_readiness_is_visible_within_a_second(
     wait_for("readiness", lambda: sample(reg, "galera_backend_ready") == 1.0, timeout=1.0)
 
 
-def test_backend_log_missing_is_not_an_error(tmp_path: Path, closing: list[Source]) -> None:
-    source = BackendLogSource(str(tmp_path / "absent.log"), READY, RESET)
+def test_backend_log_missing_is_not_an_error(tmp_path: Path, closing: list[Collector]) -> None:
+    source = BackendLogCollector(str(tmp_path / "absent.log"), READY, RESET)
     closing.append(source)
     reg = registry_for(source)
     wait_for("the follower's first look", lambda: source.follower.status().checked)
@@ -115,11 +115,11 @@ def test_backend_log_missing_is_not_an_error(tmp_path: Path, closing: list[Sourc
 
 
 def test_unreadable_log_fails_the_collector_but_keeps_its_metrics(
-    tmp_path: Path, closing: list[Source]
+    tmp_path: Path, closing: list[Collector]
 ) -> None:
     log = tmp_path / "djigzo.log"
     log.mkdir()  # a directory where the log should be: open() fails (EISDIR) even for root
-    source = BackendLogSource(str(log), READY, RESET)
+    source = BackendLogCollector(str(log), READY, RESET)
     closing.append(source)
     reg = registry_for(source)
     wait_for("the follower to report the error", lambda: source.follower.status().error != "")
@@ -128,10 +128,12 @@ def test_unreadable_log_fails_the_collector_but_keeps_its_metrics(
     assert sample(reg, "galera_backend_ready") == 0.0
 
 
-def test_concurrent_scrapes_while_lines_are_written(tmp_path: Path, closing: list[Source]) -> None:
+def test_concurrent_scrapes_while_lines_are_written(
+    tmp_path: Path, closing: list[Collector]
+) -> None:
     log = tmp_path / "djigzo.log"
     log.touch()
-    source = BackendLogSource(str(log), READY, RESET)
+    source = BackendLogCollector(str(log), READY, RESET)
     closing.append(source)
     wait_for("the follower to open the log", lambda: source.follower.status().following)
     total = 20_000
@@ -182,10 +184,10 @@ def test_concurrent_scrapes_while_lines_are_written(tmp_path: Path, closing: lis
 # --- mysqld error log ---------------------------------------------------------------------------
 
 
-def test_errorlog_from_the_flag(tmp_path: Path, closing: list[Source]) -> None:
+def test_errorlog_from_the_flag(tmp_path: Path, closing: list[Collector]) -> None:
     log = tmp_path / "error.log"
     shutil.copy(ERRORLOG / "capture-node61-error.log", log)
-    source = ErrorLogSource(str(log))
+    source = ErrorLogCollector(str(log))
     closing.append(source)
     reg = registry_for(source)
     assert source.follower is None  # started by the first scrape, not before
@@ -224,7 +226,8 @@ def test_errorlog_from_the_flag(tmp_path: Path, closing: list[Source]) -> None:
 
 
 class FakeWsrep:
-    """Stands in for the wsrep source: leaves log_error/datadir facts like a live server."""
+    """Stands in for the wsrep collector: leaves the server's log_error/datadir like a live
+    server."""
 
     name = "wsrep"
 
@@ -233,9 +236,8 @@ class FakeWsrep:
         self.datadir = datadir
 
     def collect(self, scrape: Scrape) -> Iterable[Metric]:
-        if self.log_error is not None:  # None: mysqld down, no facts
-            scrape.facts["log_error"] = self.log_error
-            scrape.facts["datadir"] = self.datadir
+        if self.log_error is not None:  # None: mysqld down, no server settings
+            scrape.server = ServerSettings(self.log_error, self.datadir)
         yield GaugeMetricFamily("galera_up", "fake", value=1.0 if self.log_error is not None else 0)
 
     def close(self) -> None:
@@ -243,13 +245,13 @@ class FakeWsrep:
 
 
 def test_errorlog_from_log_error_started_once_and_kept(
-    tmp_path: Path, closing: list[Source]
+    tmp_path: Path, closing: list[Collector]
 ) -> None:
     datadir = tmp_path / "data"
     datadir.mkdir()
     shutil.copy(ERRORLOG / "run1-node1-error.log", datadir / "node1.err")
     wsrep = FakeWsrep(None, str(datadir))
-    source = ErrorLogSource("", default_datadir="/nonexistent")
+    source = ErrorLogCollector("", default_datadir="/nonexistent")
     closing.append(source)
     reg = registry_for(wsrep, source)
 
@@ -285,8 +287,8 @@ def test_errorlog_from_log_error_started_once_and_kept(
     wait_for("the position in the new file", lambda: sample(reg, "galera_recovered_seqno") == 6)
 
 
-def test_errorlog_stderr_means_no_file(closing: list[Source]) -> None:
-    source = ErrorLogSource("")
+def test_errorlog_stderr_means_no_file(closing: list[Collector]) -> None:
+    source = ErrorLogCollector("")
     closing.append(source)
     reg = registry_for(FakeWsrep("", "/var/lib/mysql"), source)
     assert sample(reg, "galera_errorlog_present") == 0.0
@@ -294,10 +296,10 @@ def test_errorlog_stderr_means_no_file(closing: list[Source]) -> None:
     assert success(reg, "errorlog") == 1.0
 
 
-def test_help_names_the_source(tmp_path: Path, closing: list[Source]) -> None:
+def test_help_names_the_source(tmp_path: Path, closing: list[Collector]) -> None:
     log = tmp_path / "djigzo.log"
     log.touch()
-    source = BackendLogSource(str(log), READY, RESET)
+    source = BackendLogCollector(str(log), READY, RESET)
     closing.append(source)
     for family in source.collect(Scrape(deadline=time.monotonic() + 5)):
         assert "log" in family.documentation, family.name
@@ -326,14 +328,14 @@ def test_flags_build_both_sources(tmp_path: Path) -> None:
     cfg = config.load(args, COLLECTOR_NAMES, env={})
     assert cfg.backend.reset_patterns == ["Starting", "Stopping"]
     assert cfg.backend.ready_patterns == ["ready one", "ready two"]
-    sources = build_sources(cfg)
+    sources = build_collectors(cfg)
     try:
         by_name = {s.name: s for s in sources}
         backend = by_name["backend_log"]
         errorlog = by_name["errorlog"]
-        assert isinstance(backend, BackendLogSource) and backend.path == str(log)
+        assert isinstance(backend, BackendLogCollector) and backend.path == str(log)
         assert backend.follower._backlog_bytes == 4096
-        assert isinstance(errorlog, ErrorLogSource) and errorlog._backlog_bytes == 8192
+        assert isinstance(errorlog, ErrorLogCollector) and errorlog._backlog_bytes == 8192
     finally:
         for source in sources:
             source.close()
@@ -349,15 +351,15 @@ def test_defaults() -> None:
     assert {"backend_log", "errorlog"} <= set(COLLECTOR_NAMES)
 
 
-def test_exposition_passes_promtool(tmp_path: Path, closing: list[Source]) -> None:
+def test_exposition_passes_promtool(tmp_path: Path, closing: list[Collector]) -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool comes with Debian's prometheus package (see CONTRIBUTING-helpers)"
     backend_log = tmp_path / "djigzo.log"
     backend_log.touch()
     error_log = tmp_path / "error.log"
     shutil.copy(ERRORLOG / "capture-node61-error.log", error_log)
-    backend = BackendLogSource(str(backend_log), READY, RESET)
-    errorlog = ErrorLogSource(str(error_log))
+    backend = BackendLogCollector(str(backend_log), READY, RESET)
+    errorlog = ErrorLogCollector(str(error_log))
     closing.extend([backend, errorlog])
     reg = registry_for(backend, errorlog)
     wait_for("the recovered position", lambda: sample(reg, "galera_recovered_seqno") == 6)
