@@ -97,8 +97,10 @@ def _stop_keeping_forced_safe(node: Node) -> None:
     node.thaw()
     node.stop()
     if forced and node.grastate_fields().get("safe_to_bootstrap") != "1":
-        print(f"{node.name}: the shutdown wrote safe_to_bootstrap: 0; keeping the forced 1",
-              flush=True)
+        print(
+            f"{node.name}: the shutdown wrote safe_to_bootstrap: 0; keeping the forced 1",
+            flush=True,
+        )
         node.set_safe_to_bootstrap(1)
 
 
@@ -117,8 +119,9 @@ def bootstrap_node(node: Node, wait: bool = True, timeout: float = 90.0) -> None
             )
         if node.grastate_fields().get("safe_to_bootstrap") != "1":
             raise RefusedError(NOT_SAFE_WARNING)  # before stopping it: a refusal changes nothing
-        print(f"{node.name} is running but not Primary; stopping it before bootstrapping",
-              flush=True)
+        print(
+            f"{node.name} is running but not Primary; stopping it before bootstrapping", flush=True
+        )
         _stop_keeping_forced_safe(node)
     if not node.grastate.exists():
         raise RefusedError(f"{node.grastate} does not exist: this node has no Galera state")
@@ -145,15 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cfg-cm-cluster",
         description="The recovery guide's cluster commands, addressed to one lab node.",
     )
-    parser.add_argument("--node", default=os.environ.get("GALERA_LAB_NODE", ""),
-                        help="lab node: number (1-based), name or address "
-                             "(default: $GALERA_LAB_NODE)")
-    parser.add_argument("--lab-dir", default=None,
-                        help="lab base directory (default: $GALERA_LAB_DIR or the repo's .lab)")
-    parser.add_argument("--no-wait", action="store_true",
-                        help="return once mariadbd is launched instead of waiting for Synced")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds to wait for Synced (default 90 bootstrap, 180 restart)")
+    parser.add_argument(
+        "--node",
+        default=os.environ.get("GALERA_LAB_NODE", ""),
+        help="lab node: number (1-based), name or address (default: $GALERA_LAB_NODE)",
+    )
+    parser.add_argument(
+        "--lab-dir",
+        default=None,
+        help="lab base directory (default: $GALERA_LAB_DIR or the repo's .lab)",
+    )
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="return once mariadbd is launched instead of waiting for Synced",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds to wait for Synced (default 90 bootstrap, 180 restart)",
+    )
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--bootstrap-node", action="store_true")
     group.add_argument("--safe-to-bootstrap", action="store_true")

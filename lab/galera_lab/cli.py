@@ -73,15 +73,26 @@ def cmd_up(args: argparse.Namespace) -> int:
     if (base / "cluster.json").exists() and args.nodes is None and args.base_address is None:
         cluster = Cluster.load(base)
     else:
-        cluster = Cluster(ClusterSpec(base_dir=base, size=args.nodes or 3,
-                                      base_address=args.base_address or DEFAULT_BASE_ADDRESS))
+        cluster = Cluster(
+            ClusterSpec(
+                base_dir=base,
+                size=args.nodes or 3,
+                base_address=args.base_address or DEFAULT_BASE_ADDRESS,
+            )
+        )
     started = time.monotonic()
-    print(f"[lab] {len(cluster.nodes)} nodes on {', '.join(n.spec.address for n in cluster)} "
-          f"under {base}", flush=True)
+    print(
+        f"[lab] {len(cluster.nodes)} nodes on {', '.join(n.spec.address for n in cluster)} "
+        f"under {base}",
+        flush=True,
+    )
     recovery.up(cluster)
     stack = Stack(cluster, with_prometheus=not args.no_monitoring)
-    print("[lab] starting exporters" + ("" if args.no_monitoring else
-          ", Prometheus, Alertmanager and the webhook sink"), flush=True)
+    print(
+        "[lab] starting exporters"
+        + ("" if args.no_monitoring else ", Prometheus, Alertmanager and the webhook sink"),
+        flush=True,
+    )
     stack.start()
     print(f"[lab] up in {time.monotonic() - started:.1f}s\n{stack.describe()}", flush=True)
     if stack.rule_files:
@@ -109,18 +120,22 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     cluster = Cluster.load(Path(args.dir))
-    print(f"{'node':<7}{'address':<13}{'pid':>8}  {'cluster':<12}{'size':>4}  {'state':<16}"
-          f"{'ready':<6}{'grastate seqno/safe':<20}gvwstate")
+    print(
+        f"{'node':<7}{'address':<13}{'pid':>8}  {'cluster':<12}{'size':>4}  {'state':<16}"
+        f"{'ready':<6}{'grastate seqno/safe':<20}gvwstate"
+    )
     for view in cluster.views():
         node = view.node
         grastate = node.grastate_fields()
         pid = str(node.pid or "-")
         status = view.get("wsrep_cluster_status", "down" if not view.running else "no answer")
-        print(f"{node.name:<7}{node.spec.address:<13}{pid:>8}  {status:<12}"
-              f"{view.get('wsrep_cluster_size', '-'):>4}  "
-              f"{view.get('wsrep_local_state_comment', '-'):<16}{view.get('wsrep_ready', '-'):<6}"
-              f"{grastate.get('seqno', '?') + '/' + grastate.get('safe_to_bootstrap', '?'):<20}"
-              f"{'present' if node.gvwstate.exists() else 'absent'}")
+        print(
+            f"{node.name:<7}{node.spec.address:<13}{pid:>8}  {status:<12}"
+            f"{view.get('wsrep_cluster_size', '-'):>4}  "
+            f"{view.get('wsrep_local_state_comment', '-'):<16}{view.get('wsrep_ready', '-'):<6}"
+            f"{grastate.get('seqno', '?') + '/' + grastate.get('safe_to_bootstrap', '?'):<20}"
+            f"{'present' if node.gvwstate.exists() else 'absent'}"
+        )
     problem = cluster.healthy_problem()
     print(f"cluster: {'healthy' if problem is None else problem}")
     stack = Stack(cluster)
@@ -166,28 +181,38 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="galera-lab", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dir", default=str(_default_base_dir()),
-                        help="lab base directory (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="galera-lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--dir", default=str(_default_base_dir()), help="lab base directory (default: %(default)s)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="start the cluster, exporters, Prometheus, Alertmanager")
     up.add_argument("--nodes", type=int, default=None, help="cluster size (default 3)")
-    up.add_argument("--base-address", default=None,
-                    help=f"first node's loopback address (default {DEFAULT_BASE_ADDRESS})")
-    up.add_argument("--no-monitoring", action="store_true",
-                    help="exporters only: no Prometheus, Alertmanager or sink")
+    up.add_argument(
+        "--base-address",
+        default=None,
+        help=f"first node's loopback address (default {DEFAULT_BASE_ADDRESS})",
+    )
+    up.add_argument(
+        "--no-monitoring",
+        action="store_true",
+        help="exporters only: no Prometheus, Alertmanager or sink",
+    )
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop everything the lab started")
     down.add_argument("--purge", action="store_true", help="also delete the lab directory")
     down.set_defaults(func=cmd_down)
 
-    sub.add_parser("status", help="nodes, their wsrep state and files, monitoring processes"
-                   ).set_defaults(func=cmd_status)
-    sub.add_parser("reset", help="back to a healthy cluster from any scenario"
-                   ).set_defaults(func=cmd_reset)
+    sub.add_parser(
+        "status", help="nodes, their wsrep state and files, monitoring processes"
+    ).set_defaults(func=cmd_status)
+    sub.add_parser("reset", help="back to a healthy cluster from any scenario").set_defaults(
+        func=cmd_reset
+    )
 
     for name, (_action, text) in NODE_ACTIONS.items():
         p = sub.add_parser(name, help=text)
@@ -199,8 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.add_argument("--list", action="store_true")
     scenario.set_defaults(func=cmd_scenario)
 
-    sub.add_parser("cfg-cm-cluster", add_help=False,
-                   help="the guide's command on one lab node (see cfg-cm-cluster --help)")
+    sub.add_parser(
+        "cfg-cm-cluster",
+        add_help=False,
+        help="the guide's command on one lab node (see cfg-cm-cluster --help)",
+    )
     return parser
 
 
@@ -211,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     if "cfg-cm-cluster" in argv:
         at = argv.index("cfg-cm-cluster")
         head = parser.parse_known_args([*argv[:at], "status"])[0]
-        rest = argv[at + 1:]
+        rest = argv[at + 1 :]
         if "--lab-dir" not in rest:
             rest = ["--lab-dir", head.dir, *rest]
         return cfgcm.main(rest)

@@ -109,8 +109,16 @@ class Cluster:
         addresses = spec.addresses()
         peers = tuple(f"{a}:4567" for a in addresses)
         self.nodes = [
-            Node(NodeSpec(f"node{i + 1}", a, spec.base_dir, peers, cluster_name=spec.cluster_name,
-                          sst_port=sst_port(a)))
+            Node(
+                NodeSpec(
+                    f"node{i + 1}",
+                    a,
+                    spec.base_dir,
+                    peers,
+                    cluster_name=spec.cluster_name,
+                    sst_port=sst_port(a),
+                )
+            )
             for i, a in enumerate(addresses)
         ]
 
@@ -187,8 +195,10 @@ class Cluster:
             if not v.running:
                 return f"{v.node.name} not running"
             if not v.synced:
-                return f"{v.node.name} {v.get('wsrep_cluster_status', 'no answer')} " \
-                       f"{v.get('wsrep_local_state_comment')}"
+                return (
+                    f"{v.node.name} {v.get('wsrep_cluster_status', 'no answer')} "
+                    f"{v.get('wsrep_local_state_comment')}"
+                )
             if v.get("wsrep_cluster_size") != size:
                 return f"{v.node.name} sees size {v.get('wsrep_cluster_size')}"
         uuids = {v.get("wsrep_cluster_state_uuid") for v in views}
@@ -230,8 +240,9 @@ class Cluster:
         for node in self.nodes[1:]:
             self.join(node)
         self.wait_healthy(60)
-        print(f"[lab] {len(self.nodes)} nodes Synced in {time.monotonic() - started:.1f}s",
-              flush=True)
+        print(
+            f"[lab] {len(self.nodes)} nodes Synced in {time.monotonic() - started:.1f}s", flush=True
+        )
 
     def join(self, node: Node, timeout: float = 180.0) -> None:
         """Start one node (galera_recovery style) and wait for Synced, printing SST progress."""
@@ -247,12 +258,21 @@ class Cluster:
 
         def probe() -> bool:
             if pid is not None and not node.is_running():
-                raise NodeError(f"{node.name} exited while starting; error log tail:\n"
-                                + node.error_log.read_text(errors="replace")[-3000:])
+                raise NodeError(
+                    f"{node.name} exited while starting; error log tail:\n"
+                    + node.error_log.read_text(errors="replace")[-3000:]
+                )
             return node.synced()
 
-        wait_for(f"{node.name} Synced", probe, timeout, interval=0.25, fatal=(NodeError,),
-                 progress=lambda elapsed: self._join_progress(node, elapsed), progress_every=3.0)
+        wait_for(
+            f"{node.name} Synced",
+            probe,
+            timeout,
+            interval=0.25,
+            fatal=(NodeError,),
+            progress=lambda elapsed: self._join_progress(node, elapsed),
+            progress_every=3.0,
+        )
 
     def _join_progress(self, node: Node, elapsed: float) -> str:
         others = []
@@ -284,8 +304,9 @@ class Cluster:
         target = node or self.primary_node()
         if target is None:
             raise ClusterError("no Primary node to write on")
-        target.query("INSERT INTO labdb.markers (note, node) VALUES (%s, %s)", 5.0,
-                     (note, target.name))
+        target.query(
+            "INSERT INTO labdb.markers (note, node) VALUES (%s, %s)", 5.0, (note, target.name)
+        )
 
     def markers(self, node: Node) -> set[str]:
         return {str(row[0]) for row in node.query("SELECT note FROM labdb.markers")}
@@ -312,4 +333,3 @@ class Cluster:
             if node.is_running():
                 node.thaw()  # a frozen mysqld cannot act on SIGTERM
                 node.stop()
-

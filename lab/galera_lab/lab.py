@@ -47,17 +47,28 @@ class Lab:
 
     def cli(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
         """Run `galera-lab ARGS` for this lab in a separate process, as an operator would."""
-        command = [sys.executable, "-m", "galera_lab.cli", "--dir",
-                   str(self.cluster.spec.base_dir), *args]
+        command = [
+            sys.executable,
+            "-m",
+            "galera_lab.cli",
+            "--dir",
+            str(self.cluster.spec.base_dir),
+            *args,
+        ]
         started = time.monotonic()
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                check=False)
-        print(f"[lab] galera-lab {' '.join(args)} -> rc {result.returncode} "
-              f"in {time.monotonic() - started:.1f}s", file=sys.stderr)
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        print(
+            f"[lab] galera-lab {' '.join(args)} -> rc {result.returncode} "
+            f"in {time.monotonic() - started:.1f}s",
+            file=sys.stderr,
+        )
         return result
 
-    def cfg_cm_cluster(self, node: int | str, *args: str,
-                       timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+    def cfg_cm_cluster(
+        self, node: int | str, *args: str, timeout: float = 300.0
+    ) -> subprocess.CompletedProcess[str]:
         """`cfg-cm-cluster --node N ARGS` (the guide's command) in a separate process."""
         return self.cli("cfg-cm-cluster", "--node", str(node), *args, timeout=timeout)
 
@@ -80,10 +91,19 @@ def running_lab(
     Teardown kills the nodes (-9) instead of stopping them: the files are thrown away anyway
     and a graceful stop costs ~2 s per node.
     """
-    cluster = Cluster(ClusterSpec(base_dir=base_dir, size=size, base_address=base_address,
-                                  cluster_name=cluster_name))
-    stack = Stack(cluster, rules_dir=rules_dir, with_prometheus=with_prometheus,
-                  interval=interval, exporter_args=exporter_args, inhibit_rules=inhibit_rules)
+    cluster = Cluster(
+        ClusterSpec(
+            base_dir=base_dir, size=size, base_address=base_address, cluster_name=cluster_name
+        )
+    )
+    stack = Stack(
+        cluster,
+        rules_dir=rules_dir,
+        with_prometheus=with_prometheus,
+        interval=interval,
+        exporter_args=exporter_args,
+        inhibit_rules=inhibit_rules,
+    )
     try:
         recovery.up(cluster)
         stack.start()

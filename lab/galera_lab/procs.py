@@ -82,9 +82,7 @@ def is_running(proc: Tracked) -> bool:
     return process_alive(proc.pid) and settled_cmdline(proc.pid) == proc.cmdline
 
 
-def spawn(
-    name: str, args: list[str], log: Path, env: dict[str, str] | None = None
-) -> Tracked:
+def spawn(name: str, args: list[str], log: Path, env: dict[str, str] | None = None) -> Tracked:
     """Start `args` in its own session with output appended to `log`; return its record."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
@@ -108,15 +106,20 @@ def stop(proc: Tracked, timeout: float = 15.0) -> bool:
         return False
     try:
         os.kill(proc.pid, signal.SIGTERM)
-        wait_for(f"{proc.name} (pid {proc.pid}) to exit", lambda: not _alive(proc.pid),
-                 timeout, quiet=True)
+        wait_for(
+            f"{proc.name} (pid {proc.pid}) to exit",
+            lambda: not _alive(proc.pid),
+            timeout,
+            quiet=True,
+        )
     except ProcessLookupError:
         return True
     except AssertionError:
         # It ignored SIGTERM; it is still ours (checked above), so SIGKILL is safe.
         os.kill(proc.pid, signal.SIGKILL)
-        wait_for(f"{proc.name} (pid {proc.pid}) gone after SIGKILL",
-                 lambda: not _alive(proc.pid), 10.0)
+        wait_for(
+            f"{proc.name} (pid {proc.pid}) gone after SIGKILL", lambda: not _alive(proc.pid), 10.0
+        )
     return True
 
 

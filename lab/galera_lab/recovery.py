@@ -43,8 +43,10 @@ def reset(cluster: Cluster, timeout: float = 300.0) -> float:
     try:
         _repair(cluster, timeout)
     except (ClusterError, WaitTimeoutError, OSError, pymysql.err.MySQLError, RuntimeError) as err:
-        print(f"[lab] reset could not repair the cluster ({err}); rebuilding it from scratch",
-              flush=True)
+        print(
+            f"[lab] reset could not repair the cluster ({err}); rebuilding it from scratch",
+            flush=True,
+        )
         rebuild(cluster)
     cluster.ensure_schema()
     took = time.monotonic() - started
@@ -144,8 +146,11 @@ def _end_split_brain(cluster: Cluster) -> None:
     ranked = sorted(components.values(), key=len, reverse=True)
     for losers in ranked[1:]:
         for view in losers:
-            print(f"[lab] split brain: {view.node.name} is on the minority side; wiping it so it "
-                  "rejoins by SST", flush=True)
+            print(
+                f"[lab] split brain: {view.node.name} is on the minority side; wiping it so it "
+                "rejoins by SST",
+                flush=True,
+            )
             faults.wipe(view.node)
 
 

@@ -26,14 +26,16 @@ class Scenario:
     run: Callable[[Cluster], None]
 
 
-def _wait_views(cluster: Cluster, what: str, check: Callable[[list[NodeView]], bool],
-                timeout: float = 30.0) -> None:
+def _wait_views(
+    cluster: Cluster, what: str, check: Callable[[list[NodeView]], bool], timeout: float = 30.0
+) -> None:
     wait_for(what, lambda: check(cluster.views()), timeout, interval=0.25)
 
 
 def _is(view: NodeView, status: str, size: int) -> bool:
-    return (view.get("wsrep_cluster_status") == status
-            and view.get("wsrep_cluster_size") == str(size))
+    return view.get("wsrep_cluster_status") == status and view.get("wsrep_cluster_size") == str(
+        size
+    )
 
 
 def _survivors_primary(cluster: Cluster, gone: list[Node]) -> None:
@@ -78,8 +80,9 @@ def two_killed(cluster: Cluster) -> None:
     _wait_views(
         cluster,
         "the survivor non-Primary",
-        lambda views: all(v.get("wsrep_cluster_status") == "non-Primary"
-                          for v in views if v.node in survivors),
+        lambda views: all(
+            v.get("wsrep_cluster_status") == "non-Primary" for v in views if v.node in survivors
+        ),
     )
 
 
@@ -104,8 +107,11 @@ def one_isolated(cluster: Cluster) -> None:
 def all_isolated(cluster: Cluster) -> None:
     for node in cluster.nodes:
         faults.isolate(node)
-    _wait_views(cluster, "every node non-Primary with size 1",
-                lambda views: all(_is(v, "non-Primary", 1) for v in views))
+    _wait_views(
+        cluster,
+        "every node non-Primary with size 1",
+        lambda views: all(_is(v, "non-Primary", 1) for v in views),
+    )
 
 
 SPLIT_MAJORITY_NOTE = "written on the majority during the split"
@@ -126,8 +132,7 @@ def split_brain(cluster: Cluster) -> None:
         cluster,
         "two Primary components",
         lambda views: all(
-            _is(v, "Primary", 1) if v.node is c else _is(v, "Primary", len(others))
-            for v in views
+            _is(v, "Primary", 1) if v.node is c else _is(v, "Primary", len(others)) for v in views
         ),
     )
     cluster.write_marker(SPLIT_MINORITY_NOTE, c)
@@ -137,26 +142,61 @@ def split_brain(cluster: Cluster) -> None:
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
-        Scenario("one-stopped", "One node is gracefully stopped",
-                 "node 1 stopped gracefully; 2 and 3 stay Primary (size 2)", one_stopped),
-        Scenario("two-stopped", "Two nodes are gracefully stopped",
-                 "nodes 1, 2 stopped gracefully; node 3 stays Primary alone, safe_to_bootstrap 1",
-                 two_stopped),
-        Scenario("all-stopped", "All nodes are gracefully stopped",
-                 "nodes stopped in order 1, 2, 3; only node 3 is safe to bootstrap", all_stopped),
-        Scenario("one-killed", "One node is terminated",
-                 "node 1 killed (-9); 2 and 3 stay Primary (size 2)", one_killed),
-        Scenario("two-killed", "Two nodes are terminated",
-                 "nodes 1, 2 killed (-9); node 3 non-Primary, refuses queries", two_killed),
-        Scenario("all-killed", "All nodes are terminated",
-                 "all nodes killed (-9); every grastate seqno -1, gvwstate.dat kept", all_killed),
-        Scenario("one-isolated", "Connection failure between one node and the other nodes",
-                 "node 1 cut off (gmcast.isolate=1): non-Primary; 2 and 3 Primary", one_isolated),
-        Scenario("all-isolated", "Connection failure between all nodes",
-                 "every node cut off: all non-Primary, size 1", all_isolated),
-        Scenario("split-brain", "Two nodes are terminated (the Note: two separate clusters)",
-                 "node 3 cut off and forced Primary (pc.bootstrap=YES) while 1+2 stay Primary; "
-                 "both sides take a write", split_brain),
+        Scenario(
+            "one-stopped",
+            "One node is gracefully stopped",
+            "node 1 stopped gracefully; 2 and 3 stay Primary (size 2)",
+            one_stopped,
+        ),
+        Scenario(
+            "two-stopped",
+            "Two nodes are gracefully stopped",
+            "nodes 1, 2 stopped gracefully; node 3 stays Primary alone, safe_to_bootstrap 1",
+            two_stopped,
+        ),
+        Scenario(
+            "all-stopped",
+            "All nodes are gracefully stopped",
+            "nodes stopped in order 1, 2, 3; only node 3 is safe to bootstrap",
+            all_stopped,
+        ),
+        Scenario(
+            "one-killed",
+            "One node is terminated",
+            "node 1 killed (-9); 2 and 3 stay Primary (size 2)",
+            one_killed,
+        ),
+        Scenario(
+            "two-killed",
+            "Two nodes are terminated",
+            "nodes 1, 2 killed (-9); node 3 non-Primary, refuses queries",
+            two_killed,
+        ),
+        Scenario(
+            "all-killed",
+            "All nodes are terminated",
+            "all nodes killed (-9); every grastate seqno -1, gvwstate.dat kept",
+            all_killed,
+        ),
+        Scenario(
+            "one-isolated",
+            "Connection failure between one node and the other nodes",
+            "node 1 cut off (gmcast.isolate=1): non-Primary; 2 and 3 Primary",
+            one_isolated,
+        ),
+        Scenario(
+            "all-isolated",
+            "Connection failure between all nodes",
+            "every node cut off: all non-Primary, size 1",
+            all_isolated,
+        ),
+        Scenario(
+            "split-brain",
+            "Two nodes are terminated (the Note: two separate clusters)",
+            "node 3 cut off and forced Primary (pc.bootstrap=YES) while 1+2 stay Primary; "
+            "both sides take a write",
+            split_brain,
+        ),
     )
 }
 
@@ -169,8 +209,9 @@ def run(cluster: Cluster, name: str) -> float:
         raise ClusterError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
     problem = cluster.healthy_problem()
     if problem:
-        raise ClusterError(f"scenarios start from a healthy cluster ({problem}); "
-                           "run `galera-lab reset` first")
+        raise ClusterError(
+            f"scenarios start from a healthy cluster ({problem}); run `galera-lab reset` first"
+        )
     started = time.monotonic()
     scenario.run(cluster)
     took = time.monotonic() - started

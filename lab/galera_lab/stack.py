@@ -63,7 +63,8 @@ class Metrics:
     def get(self, name: str, **labels: str) -> float | None:
         """The value of the one series `name{labels...}` (labels may be a subset), or None."""
         found = [
-            value for (sample, pairs), value in self.samples.items()
+            value
+            for (sample, pairs), value in self.samples.items()
             if sample == name and set(labels.items()) <= set(pairs)
         ]
         return found[0] if len(found) == 1 else None
@@ -82,8 +83,9 @@ def _http_get(url: str, timeout: float = 3.0) -> bytes:
 
 
 def _http_post(url: str, body: bytes, content_type: str = "application/json") -> bytes:
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": content_type})
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": content_type}
+    )
     with urllib.request.urlopen(request, timeout=5.0) as response:
         return bytes(response.read())
 
@@ -134,13 +136,19 @@ class Stack:
         self.with_prometheus = bool(data.get("with_prometheus", True))
 
     def _save(self) -> None:
-        self.state_file.write_text(json.dumps({
-            "processes": {k: v.to_json() for k, v in self.processes.items()},
-            "exporters": self.exporters,
-            "urls": self.urls,
-            "rule_files": self.rule_files,
-            "with_prometheus": self.with_prometheus,
-        }, indent=2) + "\n")
+        self.state_file.write_text(
+            json.dumps(
+                {
+                    "processes": {k: v.to_json() for k, v in self.processes.items()},
+                    "exporters": self.exporters,
+                    "urls": self.urls,
+                    "rule_files": self.rule_files,
+                    "with_prometheus": self.with_prometheus,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
     @property
     def notifications_file(self) -> Path:
@@ -187,8 +195,10 @@ class Stack:
         if node is None:
             raise ClusterError("no Synced Primary node to create the exporter account on")
         account = f"'{EXPORTER_USER}'@'localhost'"
-        node.query(f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY '{password}' "
-                   f"WITH MAX_USER_CONNECTIONS {EXPORTER_MAX_CONNECTIONS}")
+        node.query(
+            f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY '{password}' "
+            f"WITH MAX_USER_CONNECTIONS {EXPORTER_MAX_CONNECTIONS}"
+        )
         node.query(f"ALTER USER {account} IDENTIFIED BY '{password}'")
 
     def option_file(self, node: Node) -> Path:
@@ -206,16 +216,21 @@ class Stack:
         backend_log = self.backend_log(node)
         # On the node's own address: Prometheus' instance label then names the node.
         listen = f"{node.spec.address}:{procs.free_port(node.spec.address)}"
-        self._spawn(name, [
-            sys.executable, "-m", "galera_exporter",
-            f"--web.listen-address={listen}",
-            f"--mysql.defaults-file={option_file}",
-            f"--galera.datadir={node.datadir}",
-            f"--backend.log-file={backend_log}",
-            f"--mysqld.error-log-file={node.error_log}",
-            "--log.level=info",
-            *(self.exporter_args(node) if self.exporter_args else []),
-        ])
+        self._spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "galera_exporter",
+                f"--web.listen-address={listen}",
+                f"--mysql.defaults-file={option_file}",
+                f"--galera.datadir={node.datadir}",
+                f"--backend.log-file={backend_log}",
+                f"--mysqld.error-log-file={node.error_log}",
+                "--log.level=info",
+                *(self.exporter_args(node) if self.exporter_args else []),
+            ],
+        )
         self.exporters[node.name] = listen
 
     def backend_log(self, node: Node) -> Path:
@@ -238,8 +253,18 @@ class Stack:
         if self._running("sink"):
             return
         listen = f"127.0.0.1:{procs.free_port()}"
-        self._spawn("sink", [sys.executable, "-m", "galera_lab.sink", "--listen", listen,
-                             "--out", str(self.notifications_file)])
+        self._spawn(
+            "sink",
+            [
+                sys.executable,
+                "-m",
+                "galera_lab.sink",
+                "--listen",
+                listen,
+                "--out",
+                str(self.notifications_file),
+            ],
+        )
         self.urls["sink"] = f"http://{listen}/"
 
     def _start_alertmanager(self) -> None:
@@ -253,10 +278,12 @@ class Stack:
                 "group_interval": "5s",
                 "repeat_interval": "1h",
             },
-            "receivers": [{
-                "name": "sink",
-                "webhook_configs": [{"url": self.urls["sink"], "send_resolved": True}],
-            }],
+            "receivers": [
+                {
+                    "name": "sink",
+                    "webhook_configs": [{"url": self.urls["sink"], "send_resolved": True}],
+                }
+            ],
         }
         if self.inhibit_rules:
             config["inhibit_rules"] = self.inhibit_rules
@@ -264,14 +291,17 @@ class Stack:
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         listen = f"127.0.0.1:{procs.free_port()}"
         (self.dir / "alertmanager-data").mkdir(exist_ok=True)
-        self._spawn("alertmanager", [
-            ALERTMANAGER,
-            f"--config.file={path}",
-            f"--storage.path={self.dir / 'alertmanager-data'}",
-            f"--web.listen-address={listen}",
-            f"--web.external-url=http://{listen}/",
-            "--cluster.listen-address=",  # else it gossips on 0.0.0.0:9094
-        ])
+        self._spawn(
+            "alertmanager",
+            [
+                ALERTMANAGER,
+                f"--config.file={path}",
+                f"--storage.path={self.dir / 'alertmanager-data'}",
+                f"--web.listen-address={listen}",
+                f"--web.external-url=http://{listen}/",
+                "--cluster.listen-address=",  # else it gossips on 0.0.0.0:9094
+            ],
+        )
         self.urls["alertmanager"] = f"http://{listen}"
 
     def usable_rule_files(self) -> list[str]:
@@ -283,13 +313,21 @@ class Stack:
             return []
         usable = []
         for path in sorted([*self.rules_dir.glob("*.yml"), *self.rules_dir.glob("*.yaml")]):
-            result = subprocess.run([PROMTOOL, "check", "rules", str(path)],
-                                    capture_output=True, text=True, timeout=30, check=False)
+            result = subprocess.run(
+                [PROMTOOL, "check", "rules", str(path)],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
             if result.returncode == 0:
                 usable.append(str(path))
             else:
-                print(f"[lab] skipping {path}: promtool check rules failed:\n"
-                      f"{(result.stdout + result.stderr)[-800:]}", file=sys.stderr)
+                print(
+                    f"[lab] skipping {path}: promtool check rules failed:\n"
+                    f"{(result.stdout + result.stderr)[-800:]}",
+                    file=sys.stderr,
+                )
         return usable
 
     def _write_prometheus_config(self) -> Path:
@@ -300,17 +338,31 @@ class Stack:
                 "scrape_timeout": "1s",
                 "evaluation_interval": self.interval,
             },
-            "alerting": {"alertmanagers": [{"static_configs": [
-                {"targets": [self.urls["alertmanager"].removeprefix("http://")]}]}]},
+            "alerting": {
+                "alertmanagers": [
+                    {
+                        "static_configs": [
+                            {"targets": [self.urls["alertmanager"].removeprefix("http://")]}
+                        ]
+                    }
+                ]
+            },
             "rule_files": self.rule_files,
-            "scrape_configs": [{
-                "job_name": "galera",
-                "static_configs": [
-                    {"targets": [self.exporters[node.name]],
-                     "labels": {"cluster": self.cluster.spec.cluster_name, "node": node.name}}
-                    for node in self.cluster.nodes
-                ],
-            }],
+            "scrape_configs": [
+                {
+                    "job_name": "galera",
+                    "static_configs": [
+                        {
+                            "targets": [self.exporters[node.name]],
+                            "labels": {
+                                "cluster": self.cluster.spec.cluster_name,
+                                "node": node.name,
+                            },
+                        }
+                        for node in self.cluster.nodes
+                    ],
+                }
+            ],
         }
         path = self.dir / "prometheus.yml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -322,14 +374,17 @@ class Stack:
         path = self._write_prometheus_config()
         listen = f"127.0.0.1:{procs.free_port()}"
         (self.dir / "prometheus-data").mkdir(exist_ok=True)
-        self._spawn("prometheus", [
-            PROMETHEUS,
-            f"--config.file={path}",
-            f"--storage.tsdb.path={self.dir / 'prometheus-data'}",
-            f"--web.listen-address={listen}",
-            f"--web.external-url=http://{listen}/",
-            "--web.enable-lifecycle",  # lets reload_rules() POST /-/reload
-        ])
+        self._spawn(
+            "prometheus",
+            [
+                PROMETHEUS,
+                f"--config.file={path}",
+                f"--storage.tsdb.path={self.dir / 'prometheus-data'}",
+                f"--web.listen-address={listen}",
+                f"--web.external-url=http://{listen}/",
+                "--web.enable-lifecycle",  # lets reload_rules() POST /-/reload
+            ],
+        )
         self.urls["prometheus"] = f"http://{listen}"
 
     def reload_rules(self) -> list[str]:
@@ -356,8 +411,7 @@ class Stack:
             _http_get(url, timeout=2.0)
             return True
 
-        wait_for(f"{name} answering {url}", probe, timeout, interval=0.1,
-                 fatal=(ClusterError,))
+        wait_for(f"{name} answering {url}", probe, timeout, interval=0.1, fatal=(ClusterError,))
 
     # ---------------------------------------------------------------- stop
     def stop(self) -> list[str]:
@@ -410,4 +464,3 @@ class Stack:
         if self.with_prometheus:
             lines.append(f"  {'notifications file:':<22}{self.notifications_file}")
         return "\n".join(lines)
-

@@ -28,8 +28,12 @@ REPO = Path(__file__).resolve().parents[2]
 @starts_real_galera
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     started = time.monotonic()
-    with running_lab(tmp_path_factory.mktemp("lab"), BASE_ADDRESS,
-                     cluster_name="galera_lab_test", rules_dir=REPO / "rules") as running:
+    with running_lab(
+        tmp_path_factory.mktemp("lab"),
+        BASE_ADDRESS,
+        cluster_name="galera_lab_test",
+        rules_dir=REPO / "rules",
+    ) as running:
         TIMINGS["(session) cluster + stack up"] = {"total": time.monotonic() - started}
         yield running
 
@@ -54,7 +58,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(f"{'test':<44}" + "".join(f"{p:>10}" for p in phases))
     for name, timings in TIMINGS.items():
         terminalreporter.write_line(
-            f"{name:<44}" + "".join(
-                f"{timings[p]:>10.1f}" if p in timings else f"{'':>10}" for p in phases
-            )
+            f"{name:<44}"
+            + "".join(f"{timings[p]:>10.1f}" if p in timings else f"{'':>10}" for p in phases)
         )

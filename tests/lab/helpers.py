@@ -29,8 +29,9 @@ class Before:
         self.timings[phase] = now - self._last
         self._last = now
 
+
 # ------------------------------------------------------------------ metric expectations
-SELECTOR = re.compile(r'^(?P<name>[a-zA-Z_:][\w:]*)(\{(?P<labels>.*)\})?$')
+SELECTOR = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)(\{(?P<labels>.*)\})?$")
 LABEL = re.compile(r'(\w+)="([^"]*)"')
 Expectation = float | None | Callable[[float | None], bool]
 
@@ -52,8 +53,7 @@ def mismatches(metrics: Metrics, expected: dict[str, Expectation]) -> list[str]:
     return problems
 
 
-def expect(lab: Lab, node: int, expected: dict[str, Expectation],
-           timeout: float = 30.0) -> Metrics:
+def expect(lab: Lab, node: int, expected: dict[str, Expectation], timeout: float = 30.0) -> Metrics:
     """Scrape node's exporter until every selector has its expected value; return the scrape.
 
     Polled because the exporter reports live state: a survivor turns non-Primary ~5 s after
@@ -69,8 +69,12 @@ def expect(lab: Lab, node: int, expected: dict[str, Expectation],
         return None if last else metrics
 
     try:
-        return wait_for(f"{target.name} exporter shows {len(expected)} expected values", probe,
-                        timeout, interval=0.25)
+        return wait_for(
+            f"{target.name} exporter shows {len(expected)} expected values",
+            probe,
+            timeout,
+            interval=0.25,
+        )
     except AssertionError as err:
         raise AssertionError(f"{target.name}: {'; '.join(last)}") from err
 

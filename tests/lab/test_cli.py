@@ -20,8 +20,13 @@ ADDRESS = os.environ.get("GALERA_TEST_LAB_CLI_ADDRESS", "127.0.0.35")
 
 
 def galera_lab(base: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "galera_lab.cli", "--dir", str(base), *args],
-                            capture_output=True, text=True, timeout=150, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "galera_lab.cli", "--dir", str(base), *args],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
     assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
     return result
 

@@ -93,8 +93,14 @@ def test_two_stopped(lab: Lab, before: Before) -> None:
 def test_all_stopped(lab: Lab, before: Before) -> None:
     lab.scenario("all-stopped")
     before.lap("fault")
-    scrapes = {n: expect(lab, n, {"galera_up": 0, "galera_gvwstate_present": 0,
-                                  "galera_grastate_seqno": at_least(1)}) for n in (1, 2, 3)}
+    scrapes = {
+        n: expect(
+            lab,
+            n,
+            {"galera_up": 0, "galera_gvwstate_present": 0, "galera_grastate_seqno": at_least(1)},
+        )
+        for n in (1, 2, 3)
+    }
     safe = [n for n, m in scrapes.items() if m.get("galera_grastate_safe_to_bootstrap") == 1]
     seqnos = {n: m.get("galera_grastate_seqno") for n, m in scrapes.items()}
     assert safe == [3], "exactly the last node out is safe to bootstrap"
@@ -165,10 +171,22 @@ def test_all_killed(lab: Lab, before: Before) -> None:
 
     # The guide: start the nodes again and the cluster restores itself. All three at once, as
     # after a power cut: pc.recovery needs every member of the saved view back.
-    command = [sys.executable, "-m", "galera_lab.cli", "--dir", str(lab.cluster.spec.base_dir),
-               "cfg-cm-cluster", "--restart-node", "--node"]
-    restarts = [subprocess.Popen([*command, str(n)], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True) for n in (1, 2, 3)]
+    command = [
+        sys.executable,
+        "-m",
+        "galera_lab.cli",
+        "--dir",
+        str(lab.cluster.spec.base_dir),
+        "cfg-cm-cluster",
+        "--restart-node",
+        "--node",
+    ]
+    restarts = [
+        subprocess.Popen(
+            [*command, str(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for n in (1, 2, 3)
+    ]
     for proc in restarts:
         out, err = proc.communicate(timeout=180)
         assert proc.returncode == 0, f"{out}\n{err}"
@@ -190,8 +208,9 @@ def test_one_isolated(lab: Lab, before: Before) -> None:
     lab.cluster.wait_healthy(60)
     table = ok(lab.cfg_cm_cluster(1, "--show-cluster-status")).splitlines()
     assert table[1] == "| Variable_name            | Value                                |"
-    rows = dict((cells[1].strip(), cells[2].strip())
-                for cells in (line.split("|") for line in table[3:-1]))
+    rows = dict(
+        (cells[1].strip(), cells[2].strip()) for cells in (line.split("|") for line in table[3:-1])
+    )
     assert list(rows) == list(STATUS_VARIABLES)
     assert rows["wsrep_cluster_size"] == "3"
     assert rows["wsrep_cluster_status"] == "Primary"
@@ -261,8 +280,18 @@ def test_frozen_node(lab: Lab, before: Before) -> None:
     assert_recovered(lab, before)
 
 
-@pytest.mark.parametrize("name", ["one-stopped", "two-stopped", "all-stopped", "one-killed",
-                                  "two-killed", "one-isolated", "all-isolated"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "one-stopped",
+        "two-stopped",
+        "all-stopped",
+        "one-killed",
+        "two-killed",
+        "one-isolated",
+        "all-isolated",
+    ],
+)
 def test_reset_from(lab: Lab, before: Before, name: str) -> None:
     """`galera-lab reset` (what every other test relies on) from each remaining scenario."""
     lab.scenario(name)

@@ -22,14 +22,18 @@ def test_prometheus_scrapes_every_exporter_with_cluster_label(lab: Lab) -> None:
     wait_for("Prometheus reports all exporter targets up", lab.stack.targets_up, 30, 0.5)
     result = wait_for(
         "galera_up for every node in Prometheus",
-        lambda: (r := lab.stack.query('galera_up{cluster="galera_lab_test"}')) and len(r) == 3
-        and r,
-        30, 0.5,
+        lambda: (
+            (r := lab.stack.query('galera_up{cluster="galera_lab_test"}')) and len(r) == 3 and r
+        ),
+        30,
+        0.5,
     )
     nodes = sorted(str(series["metric"]["node"]) for series in result)  # type: ignore[index]
     assert nodes == ["node1", "node2", "node3"]
-    instances = {str(series["metric"]["instance"]).rsplit(":", 1)[0]  # type: ignore[index]
-                 for series in result}
+    instances = {
+        str(series["metric"]["instance"]).rsplit(":", 1)[0]  # type: ignore[index]
+        for series in result
+    }
     assert instances == {node.spec.address for node in lab.cluster.nodes}
 
 
@@ -42,12 +46,21 @@ def test_prometheus_loads_the_repo_rules(lab: Lab) -> None:
 
 
 def test_alertmanager_delivers_to_the_sink(lab: Lab) -> None:
-    alert = [{"labels": {"alertname": "LabSinkCheck", "cluster": "galera_lab_test",
-                         "severity": "none"},
-              "annotations": {"summary": "posted by test_stack"}}]
+    alert = [
+        {
+            "labels": {
+                "alertname": "LabSinkCheck",
+                "cluster": "galera_lab_test",
+                "severity": "none",
+            },
+            "annotations": {"summary": "posted by test_stack"},
+        }
+    ]
     request = urllib.request.Request(
-        lab.stack.urls["alertmanager"] + "/api/v2/alerts", data=json.dumps(alert).encode(),
-        headers={"Content-Type": "application/json"}, method="POST",
+        lab.stack.urls["alertmanager"] + "/api/v2/alerts",
+        data=json.dumps(alert).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
     with urllib.request.urlopen(request, timeout=5):
         pass
@@ -55,15 +68,17 @@ def test_alertmanager_delivers_to_the_sink(lab: Lab) -> None:
     def delivered() -> bool:
         return any(
             a["labels"]["alertname"] == "LabSinkCheck"  # type: ignore[index]
-            for n in lab.stack.notifications() for a in n.get("alerts", [])  # type: ignore[attr-defined]
+            for n in lab.stack.notifications()
+            for a in n.get("alerts", [])  # type: ignore[attr-defined]
         )
 
     wait_for("the sink records Alertmanager's notification", delivered, 30, 0.25)
 
 
 def test_exporter_account_is_least_privilege(lab: Lab) -> None:
-    grants = [str(row[0]) for row in
-              lab.node(1).query(f"SHOW GRANTS FOR '{EXPORTER_USER}'@'localhost'")]
+    grants = [
+        str(row[0]) for row in lab.node(1).query(f"SHOW GRANTS FOR '{EXPORTER_USER}'@'localhost'")
+    ]
     assert len(grants) == 1 and grants[0].startswith("GRANT USAGE ON *.*"), grants
     for node in lab.cluster.nodes:
         option_file = lab.stack.option_file(node)

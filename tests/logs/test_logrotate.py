@@ -158,8 +158,9 @@ def test_logrotate_loses_nothing(tmp_path: Path, mode: str, inotify: bool) -> No
             assert done.returncode == 0, done.stderr
         wait_for(
             "both followers to see the last rotation",
-            lambda: min(follower.status().rotations, source.follower.status().rotations)
-            == rotations,
+            lambda: (
+                min(follower.status().rotations, source.follower.status().rotations) == rotations
+            ),
         )
         lines_later(250)
         writer.stop()
