@@ -10,9 +10,10 @@ deps:
 
 lint: deps static
 
+# Every Python folder; the folders mypy checks are pyproject.toml's [tool.mypy] files.
 static:
 	ruff check .
-	ruff format --check exporter dashboards
+	ruff format --check exporter dashboards lab tests bench
 	mypy
 
 # For contributors (after one `make deps` or `make test`): lint, types and the fast tier, every

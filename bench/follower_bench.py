@@ -70,7 +70,7 @@ def cpu_seconds() -> float:
 
 
 def scrape(exporter: Exporter) -> dict[str, float]:
-    text = generate_latest(ScrapeRegistry(exporter, time.monotonic() + 5)).decode()  # type: ignore[arg-type]
+    text = generate_latest(ScrapeRegistry(exporter, time.monotonic() + 5)).decode()
     values = {}
     for line in text.splitlines():
         if line.startswith("galera_backend_") and "{" not in line:

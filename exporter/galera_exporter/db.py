@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pymysql
 import pymysql.cursors
@@ -81,6 +81,15 @@ def _text(value: object) -> str:
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", "replace")
     return "" if value is None else str(value)
+
+
+class StatusSource(Protocol):
+    """What the wsrep collector reads the server through: a StatusReader, or in the unit tests
+    a real node's captured state (tests/unit/fixtures.py), with no mysqld."""
+
+    def read(self, timeout: float) -> ServerState: ...
+
+    def close(self) -> None: ...
 
 
 class StatusReader:

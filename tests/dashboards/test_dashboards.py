@@ -258,7 +258,9 @@ def decision_logic(expr: str) -> list[str]:
     """Why `expr` decides between nodes from exporter series itself (empty: it does not)."""
     found = []
     for agg in promql.aggregations(expr):
-        inputs = sorted({s.name for s in agg.selectors} & DECISION_INPUTS)  # type: ignore[misc]
+        # A nameless selector ({__name__=...}) is never one of the named inputs.
+        names = {s.name for s in agg.selectors if s.name is not None}
+        inputs = sorted(names & DECISION_INPUTS)
         if inputs and not agg.keeps_nodes_apart():
             by = f" {agg.grouping} ({', '.join(agg.labels)})" if agg.grouping else ""
             found.append(f"{agg.op}{by} over {', '.join(inputs)}")

@@ -126,7 +126,7 @@ def test_hostile_message_never_reaches_a_label(tmp_path_factory: Any, doc: Any, 
     doc["status"]["comment"] = marker
     (datadir / "wsrep_status.json").write_text(json.dumps(doc))
     exporter = Exporter([StatusFileCollector(datadir=str(datadir))])
-    text = generate_latest(ScrapeRegistry(exporter, time.monotonic() + 5)).decode()  # type: ignore[arg-type]
+    text = generate_latest(ScrapeRegistry(exporter, time.monotonic() + 5)).decode()
     INPUTS["source"] += 1
     assert "ZQX" not in text
     assert 'galera_status_file_messages{kind="sst",level="error"}' in text

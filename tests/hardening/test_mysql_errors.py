@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pymysql
 import pytest
 from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import Metric
 
 from galera_exporter.collectors.wsrep import WsrepCollector
 from galera_exporter.config import MySQLTarget, Secret
@@ -34,10 +35,10 @@ def scrape(wsrep: WsrepCollector, seconds: float = 2.0) -> CollectorRegistry:
     families = list(ScrapeRegistry(Exporter([wsrep]), time.monotonic() + seconds).collect())
 
     class _Frozen:
-        def collect(self) -> list[object]:
+        def collect(self) -> list[Metric]:
             return families
 
-    registry.register(_Frozen())  # type: ignore[arg-type]
+    registry.register(_Frozen())
     return registry
 
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -70,6 +71,15 @@ class ExporterProcess:
 
     def scrape(self, timeout: float = 10.0) -> Samples:
         return parse_exposition(self.scrape_text(timeout))
+
+    def scraped_when(self, holds: Callable[[Samples], object]) -> Callable[[], Samples | None]:
+        """A wait_for probe: one scrape's samples once `holds(samples)` is truthy, else None."""
+
+        def probe() -> Samples | None:
+            samples = self.scrape()
+            return samples if samples and holds(samples) else None
+
+        return probe
 
     def stop(self) -> None:
         if self.proc.poll() is None:

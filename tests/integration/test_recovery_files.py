@@ -192,31 +192,33 @@ def fail_one_sst(cluster: Cluster, joiner: Node) -> float:
     return time.monotonic() - started
 
 
+def sst_failures(samples: Samples) -> float:
+    """The status file's SST failure counter, which every exporter here emits from the start."""
+    count = value(samples, "galera_status_file_sst_failures_total")
+    assert count is not None, "galera_status_file_sst_failures_total missing"
+    return count
+
+
+def sst_failures_are(want: float) -> Callable[[Samples], bool]:
+    return lambda samples: value(samples, "galera_status_file_sst_failures_total") == want
+
+
 def test_3_failed_ssts_are_counted_on_both_sides(
     cluster: Cluster, exporters: dict[str, ExporterProcess]
 ) -> None:
     joiner = cluster.node(3)
-    before = {
-        n: value(e.scrape(), "galera_status_file_sst_failures_total") for n, e in exporters.items()
-    }
+    before = {n: sst_failures(e.scrape()) for n, e in exporters.items()}
     faults.wipe(joiner)
 
     def donor_failures() -> float:
-        return sum(
-            value(exporters[n].scrape(), "galera_status_file_sst_failures_total") - before[n]
-            for n in ("node1", "node2")
-        )
+        return sum(sst_failures(exporters[n].scrape()) - before[n] for n in ("node1", "node2"))
 
     for attempt in (1, 2):
         took = fail_one_sst(cluster, joiner)
         print(f"failed SST {attempt}: mysqld exited after {took:.1f}s")
         samples = wait_for(
             "joiner's exporter sees the failed SST",
-            lambda want=before["node3"] + attempt: (
-                (s := exporters["node3"].scrape())
-                and value(s, "galera_status_file_sst_failures_total") == want
-                and s
-            ),
+            exporters["node3"].scraped_when(sst_failures_are(before["node3"] + attempt)),
             30,
         )
         # mysqld is gone; its file still says what it was doing, with the errors by kind.
@@ -226,18 +228,14 @@ def test_3_failed_ssts_are_counted_on_both_sides(
         assert errors is not None and errors >= 1
         text = exporters["node3"].scrape_text()
         assert "wsrep_sst_mariabackup" not in text and "Broken pipe" not in text  # never text
+
         # The donor gives up a few seconds after the joiner exited (mariabackup's own timeout),
         # and writes its own SST errors then: one more failure on exactly one donor.
-        wait_for(
-            f"a donor's exporter counts failure {attempt}",
-            lambda want=attempt: donor_failures() == want,
-            120,
-            0.5,
-        )
-    counted = {
-        n: value(exporters[n].scrape(), "galera_status_file_sst_failures_total") - before[n]
-        for n in ("node1", "node2")
-    }
+        def donor_counted(want: int = attempt) -> bool:
+            return donor_failures() == want
+
+        wait_for(f"a donor's exporter counts failure {attempt}", donor_counted, 120, 0.5)
+    counted = {n: sst_failures(exporters[n].scrape()) - before[n] for n in ("node1", "node2")}
     print(f"donor-side SST failures counted: {counted}")
     # Back to a healthy cluster for the next test.
     cluster.join(joiner)
@@ -262,7 +260,7 @@ def test_4_gra_log_from_a_real_apply_failure(
     gra = wait_for("GRA_*.log on node3", lambda: sorted(victim.datadir.glob("GRA_*.log")), 60)
     samples = wait_for(
         "node3's exporter counts the GRA log",
-        lambda: (s := exporters["node3"].scrape()) and value(s, "galera_gra_log_files") and s,
+        exporters["node3"].scraped_when(lambda s: value(s, "galera_gra_log_files")),
         30,
     )
     assert value(samples, "galera_gra_log_files") == len(gra)
@@ -271,10 +269,8 @@ def test_4_gra_log_from_a_real_apply_failure(
     )
     samples = wait_for(
         "node3's status file shows the inconsistency",
-        lambda: (
-            (s := exporters["node3"].scrape())
-            and value(s, "galera_status_file_messages", level="error", kind="inconsistency")
-            and s
+        exporters["node3"].scraped_when(
+            lambda s: value(s, "galera_status_file_messages", level="error", kind="inconsistency")
         ),
         60,
     )

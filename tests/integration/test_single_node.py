@@ -98,7 +98,7 @@ def test_running_stopped_killed(node: Node, option_file: Path, tmp_path: Path) -
         node.kill()
         samples = wait_for(
             "exporter reports galera_up 0 after kill -9",
-            lambda: (s := exporter.scrape()) and value(s, "galera_up") == 0 and s,
+            exporter.scraped_when(lambda s: value(s, "galera_up") == 0),
             20,
         )
         fields = node.grastate_fields()

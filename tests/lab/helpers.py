@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from galera_lab.lab import Lab
@@ -43,7 +43,7 @@ def _select(metrics: Metrics, selector: str) -> float | None:
     return metrics.get(match.group("name"), **labels)
 
 
-def mismatches(metrics: Metrics, expected: dict[str, Expectation]) -> list[str]:
+def mismatches(metrics: Metrics, expected: Mapping[str, Expectation]) -> list[str]:
     problems = []
     for selector, want in expected.items():
         got = _select(metrics, selector)
@@ -53,7 +53,9 @@ def mismatches(metrics: Metrics, expected: dict[str, Expectation]) -> list[str]:
     return problems
 
 
-def expect(lab: Lab, node: int, expected: dict[str, Expectation], timeout: float = 30.0) -> Metrics:
+def expect(
+    lab: Lab, node: int, expected: Mapping[str, Expectation], timeout: float = 30.0
+) -> Metrics:
     """Scrape node's exporter until every selector has its expected value; return the scrape.
 
     Polled because the exporter reports live state: a survivor turns non-Primary ~5 s after

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import stat
 import urllib.request
+from typing import cast
 
 import pytest
 
@@ -20,20 +21,17 @@ pytestmark = [pytest.mark.timeout(120)]
 
 def test_prometheus_scrapes_every_exporter_with_cluster_label(lab: Lab) -> None:
     wait_for("Prometheus reports all exporter targets up", lab.stack.targets_up, 30, 0.5)
-    result = wait_for(
-        "galera_up for every node in Prometheus",
-        lambda: (
-            (r := lab.stack.query('galera_up{cluster="galera_lab_test"}')) and len(r) == 3 and r
-        ),
-        30,
-        0.5,
-    )
-    nodes = sorted(str(series["metric"]["node"]) for series in result)  # type: ignore[index]
+
+    def three_series() -> list[dict[str, object]] | None:
+        r = lab.stack.query('galera_up{cluster="galera_lab_test"}')
+        return r if len(r) == 3 else None
+
+    result = wait_for("galera_up for every node in Prometheus", three_series, 30, 0.5)
+    # Prometheus' query API: each series' "metric" is its label set, label name -> value.
+    labels = [cast(dict[str, str], series["metric"]) for series in result]
+    nodes = sorted(str(series["node"]) for series in labels)
     assert nodes == ["node1", "node2", "node3"]
-    instances = {
-        str(series["metric"]["instance"]).rsplit(":", 1)[0]  # type: ignore[index]
-        for series in result
-    }
+    instances = {str(series["instance"]).rsplit(":", 1)[0] for series in labels}
     assert instances == {node.spec.address for node in lab.cluster.nodes}
 
 
@@ -66,10 +64,11 @@ def test_alertmanager_delivers_to_the_sink(lab: Lab) -> None:
         pass
 
     def delivered() -> bool:
+        # Alertmanager's webhook body: "alerts" is a list of alerts, each with a "labels" map.
         return any(
-            a["labels"]["alertname"] == "LabSinkCheck"  # type: ignore[index]
+            a["labels"]["alertname"] == "LabSinkCheck"
             for n in lab.stack.notifications()
-            for a in n.get("alerts", [])  # type: ignore[attr-defined]
+            for a in cast(list[dict[str, dict[str, str]]], n.get("alerts", []))
         )
 
     wait_for("the sink records Alertmanager's notification", delivered, 30, 0.25)

@@ -56,7 +56,7 @@ def registry_for(*sources: Collector) -> CollectorRegistry:
         def collect(self) -> Iterable[Metric]:
             return ScrapeRegistry(Exporter(list(sources)), time.monotonic() + 5).collect()
 
-    registry.register(_Scrape())  # type: ignore[arg-type]
+    registry.register(_Scrape())
     return registry
 
 

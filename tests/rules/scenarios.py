@@ -1745,7 +1745,9 @@ def random_cluster(rng: random.Random, names: tuple[str, ...]) -> dict[str, Stat
             sides = [tuple(primaries[:1]), tuple(primaries[1:])]
         for side in sides:
             for n in side:
-                states[n] = replace(states[n], members=side)  # type: ignore[type-var]
+                primary = states[n]
+                assert isinstance(primary, Up)  # every name in primaries is Up
+                states[n] = replace(primary, members=side)
     return {f"prod/{n}": st for n, st in states.items()}
 
 

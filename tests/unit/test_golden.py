@@ -28,8 +28,8 @@ def exposition(state_dir: Path, tmp_path: Path) -> str:
             WsrepCollector(CapturedReader(state_dir)),
             GrastateCollector(str(datadir), tiebreak_key=GOLDEN_KEY),
         ]
-    )  # type: ignore[arg-type]
-    text = generate_latest(ScrapeRegistry(exporter, time.monotonic() + 5)).decode()  # type: ignore[arg-type]
+    )
+    text = generate_latest(ScrapeRegistry(exporter, time.monotonic() + 5)).decode()
     return "".join(line + "\n" for line in text.splitlines() if not line.startswith(VOLATILE))
 
 

@@ -36,9 +36,9 @@ def scrape(state: str, tmp_path: Path) -> CollectorRegistry:
             WsrepCollector(CapturedReader(state_dir)),
             GrastateCollector(str(datadir), tiebreak_key=GOLDEN_KEY),
         ]
-    )  # type: ignore[arg-type]
+    )
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ScrapeRegistry(exporter, time.monotonic() + 5))  # type: ignore[arg-type]
+    registry.register(ScrapeRegistry(exporter, time.monotonic() + 5))
     return registry
 
 
@@ -135,7 +135,7 @@ def test_broken_grastate_never_fails_the_scrape(
         (datadir / "grastate.dat").write_bytes(content)
     exporter = Exporter([GrastateCollector(str(datadir))])
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ScrapeRegistry(exporter, time.monotonic() + 5))  # type: ignore[arg-type]
+    registry.register(ScrapeRegistry(exporter, time.monotonic() + 5))
     assert registry.get_sample_value("galera_grastate_present") == present
     assert registry.get_sample_value("galera_grastate_valid") == valid
     assert registry.get_sample_value("galera_grastate_seqno") is None
@@ -150,7 +150,7 @@ def test_broken_grastate_never_fails_the_scrape(
 def grastate_registry(datadir: Path, source: GrastateCollector | None = None) -> CollectorRegistry:
     exporter = Exporter([source or GrastateCollector(str(datadir), tiebreak_key=GOLDEN_KEY)])
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ScrapeRegistry(exporter, time.monotonic() + 5))  # type: ignore[arg-type]
+    registry.register(ScrapeRegistry(exporter, time.monotonic() + 5))
     return registry
 
 

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from prometheus_client.exposition import generate_latest
 
 from galera_exporter import status_json
 from galera_exporter.collectors import gra_log, statefile
-from galera_exporter.collectors.base import Scrape, ServerSettings
+from galera_exporter.collectors.base import Collector, Scrape, ServerSettings
 from galera_exporter.collectors.gra_log import GraLogCollector
 from galera_exporter.collectors.status_file import (
     MAX_STATUS_FILE_BYTES,
@@ -37,9 +38,9 @@ FIXED_MTIME = 1_795_000_000.0
 VOLATILE = ("galera_exporter_collector_duration_seconds{",)
 
 
-def scrape_text(sources: list[object]) -> str:
-    exporter = Exporter(sources)  # type: ignore[arg-type]
-    text = generate_latest(ScrapeRegistry(exporter, time.monotonic() + 5)).decode()  # type: ignore[arg-type]
+def scrape_text(sources: Sequence[Collector]) -> str:
+    exporter = Exporter(sources)
+    text = generate_latest(ScrapeRegistry(exporter, time.monotonic() + 5)).decode()
     return "".join(line + "\n" for line in text.splitlines() if not line.startswith(VOLATILE))
 
 
@@ -261,7 +262,8 @@ def test_gra_scan_denied_is_a_fact_not_a_failure(
     def refuse(path: object) -> None:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(gra_log.os, "scandir", refuse)
+    # gra_log's os is the os module: the string names where the collector reaches it.
+    monkeypatch.setattr("galera_exporter.collectors.gra_log.os.scandir", refuse)
     got = samples(scrape_text([GraLogCollector(str(datadir))]))
     assert got["galera_gra_log_scan_denied"] == 1
     assert "galera_gra_log_files" not in got

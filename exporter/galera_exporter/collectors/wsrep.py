@@ -11,7 +11,7 @@ from prometheus_client.metrics_core import Metric
 
 from galera_exporter import parse, serving
 from galera_exporter.collectors.base import CollectorError, Scrape, ServerSettings
-from galera_exporter.db import REASONS, DatabaseError, ServerState, StatusReader
+from galera_exporter.db import REASONS, DatabaseError, ServerState, StatusSource
 from galera_exporter.wsrep_map import NUMERIC
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ class WsrepCollector:
 
     name = "wsrep"
 
-    def __init__(self, reader: StatusReader, policy: serving.Policy | None = None) -> None:
+    def __init__(self, reader: StatusSource, policy: serving.Policy | None = None) -> None:
         self._reader = reader
         self._policy = policy or serving.Policy()
         # The serving endpoint reads through this: the same connection and the same reads.
