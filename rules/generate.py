@@ -142,6 +142,15 @@ def alert(  # noqa: PLR0917 - reads like the rule it writes: name, expr, for, se
     }
 
 
+# "In a Primary component" without reading every Primary node: remove the few nodes of the job
+# that are not (instance:galera_node_not_primary:up) and the few targets outside the job.
+IN_PRIMARY = (
+    "unless on (cluster, job, instance) instance:galera_node_not_primary:up\n"
+    "  unless on (cluster, job, instance) instance:galera_target_outside_job:info"
+)
+IN_PRIMARY_INDENTED = IN_PRIMARY.replace("\n", "\n  ")
+NOT_PRIMARY = "instance:galera_node_not_primary:up or instance:galera_target_outside_job:info"
+
 SCENARIOS: list[tuple[str | None, Alert]] = []
 NODE_HEALTH: list[tuple[str | None, Alert]] = []
 
@@ -344,7 +353,7 @@ SCENARIOS += [
         '# missing member is an unreachable node, the guide\'s "One node is terminated".',
         alert(
             "GaleraNodeUnreachable",
-            "max by (cluster, instance) (instance:up:galera_job == 0)\n"
+            "max by (cluster, instance) (instance:galera_node_not_primary:up == 0)\n"
             f"and on (cluster) {DEGRADED}\nand on (cluster) {SHORT}\n"
             "and on (cluster) (\n"
             "  cluster:galera_primary_size:max\n"
@@ -386,7 +395,7 @@ SCENARIOS += [
             "GaleraClusterSingleNode",
             "max by (cluster, instance) (\n"
             "  galera_cluster_size == 1\n"
-            '  and on (cluster, job, instance) instance:galera_node:state{state="primary"}\n)\n'
+            f"  {IN_PRIMARY}\n)\n"
             "and on (cluster) cluster:galera_expected_size:sum > 1\n"
             f"and on (cluster) {DEGRADED}",
             "5m",
@@ -428,7 +437,7 @@ SCENARIOS += [
             '      galera_errorlog_events_total{event="sst_failed"}\n'
             '      - galera_errorlog_events_total{event="sst_failed"} offset 30m >= 2\n'
             "  )\n"
-            '  unless on (cluster, job, instance) instance:galera_node:state{state="primary"}\n)',
+            f"  and on (cluster, job, instance) (\n    {NOT_PRIMARY}\n  )\n)",
             "1m",
             "warning",
             "Galera node keeps failing to rejoin its cluster.",
@@ -540,7 +549,7 @@ SCENARIOS += [
             "and on (cluster) (\n"
             "  count by (cluster) (\n"
             "    galera_backend_log_present == 1\n"
-            '    and on (cluster, job, instance) instance:galera_node:state{state="primary"}\n'
+            f"    {IN_PRIMARY_INDENTED}\n"
             "  )\n)\n"
             'and on (cluster) cluster:galera_scenario:info{scenario=~"healthy|degraded"}',
             "5m",
@@ -571,15 +580,13 @@ SCENARIOS += [
     ),
 ]
 
-PRIMARY = 'instance:galera_node:state{state="primary"}'
 NODE_HEALTH += [
     (
         "# In the Primary component but wsrep_ready OFF: joining (SST) or stuck. Non-Primary nodes\n"
         "# are not ready either; the scenario alerts cover them.",
         alert(
             "GaleraNodeNotReady",
-            "max by (cluster, instance) (\n  galera_ready == 0\n"
-            f"  and on (cluster, job, instance) {PRIMARY}\n)",
+            f"max by (cluster, instance) (\n  galera_ready == 0\n  {IN_PRIMARY}\n)",
             "5m",
             "warning",
             "Galera node does not accept queries.",
@@ -595,7 +602,7 @@ NODE_HEALTH += [
             "GaleraNodeNotSynced",
             "max by (cluster, instance) (\n  galera_local_state_code != 4\n"
             "  and on (cluster, job, instance) galera_ready == 1\n"
-            f"  and on (cluster, job, instance) {PRIMARY}\n"
+            f"  {IN_PRIMARY}\n"
             "  unless on (cluster, job, instance) galera_desync_enabled == 1\n)",
             "15m",
             "warning",
@@ -656,7 +663,7 @@ NODE_HEALTH += [
         None,
         alert(
             "GaleraExporterDown",
-            "max by (cluster, instance) (instance:up:galera_job == 0)",
+            "max by (cluster, instance) (instance:galera_node_not_primary:up == 0)",
             "5m",
             "warning",
             "Galera exporter cannot be scraped.",
@@ -673,8 +680,8 @@ NODE_HEALTH += [
         alert(
             "GaleraExporterCannotQuery",
             "max by (cluster, instance, kind) (\n"
-            '  galera_mysql_error{kind!="refused"} == 1\n'
-            "  and on (cluster, job, instance) instance:up:galera_job == 1\n)",
+            '  instance:galera_mysql_error:kind{kind!="refused"}\n'
+            "  and on (cluster, job, instance) instance:galera_node_not_primary:up == 1\n)",
             "5m",
             "warning",
             "Galera exporter cannot query its mysqld.",
@@ -694,12 +701,9 @@ NODE_HEALTH += [
         alert(
             "GaleraExporterCollectorFailing",
             "max by (cluster, instance, collector) (\n"
-            '  galera_exporter_collector_success{collector!="wsrep"} == 0\n'
-            "  or\n"
-            "  (\n"
-            '    galera_exporter_collector_success{collector="wsrep"} == 0\n'
-            "    unless on (cluster, job, instance) galera_up == 0\n"
-            "  )\n)",
+            "  galera_exporter_collector_success == 0\n"
+            "  unless on (cluster, job, instance, collector)\n"
+            '    label_replace(galera_up == 0, "collector", "wsrep", "", "")\n)',
             "10m",
             "warning",
             "A galera exporter collector keeps failing.",
@@ -713,8 +717,7 @@ NODE_HEALTH += [
         "# no scenario and no alert (change the job in instance:up:galera_job).",
         alert(
             "GaleraTargetOutsideJob",
-            "max by (cluster, job, instance) (galera_exporter_build_info)\n"
-            "unless on (job, instance) instance:up:galera_job",
+            "instance:galera_target_outside_job:info",
             "10m",
             "warning",
             "A galera exporter is scraped outside the job the rules watch.",
