@@ -507,7 +507,7 @@ SCENARIOS += [
             "  or\n"
             "    (\n"
             '      galera_grastate_info{uuid="00000000-0000-0000-0000-000000000000"}\n'
-            "      and on (cluster, job, instance) galera_up == 0\n"
+            "      and on (cluster, job, instance) instance:galera_up:down\n"
             "    )\n)",
             "5m",
             "warning",
@@ -600,10 +600,10 @@ NODE_HEALTH += [
         "# it: wsrep_desync=ON (a backup) is intended and stays silent.",
         alert(
             "GaleraNodeNotSynced",
-            "max by (cluster, instance) (\n  galera_local_state_code != 4\n"
+            "max by (cluster, instance) (\n  instance:galera_local_state_code:not_synced\n"
             "  and on (cluster, job, instance) galera_ready == 1\n"
             f"  {IN_PRIMARY}\n"
-            "  unless on (cluster, job, instance) galera_desync_enabled == 1\n)",
+            "  unless on (cluster, job, instance) instance:galera_desync_enabled:bool\n)",
             "15m",
             "warning",
             "Galera node has not been Synced for 15 minutes.",
@@ -619,8 +619,8 @@ NODE_HEALTH += [
         alert(
             "GaleraDonorFallingBehind",
             "max by (cluster, instance) (\n  galera_local_recv_queue > 100\n"
-            "  and on (cluster, job, instance) galera_local_state_code == 2\n"
-            "  unless on (cluster, job, instance) galera_desync_enabled == 1\n)",
+            "  and on (cluster, job, instance) instance:galera_local_state_code:not_synced == 2\n"
+            "  unless on (cluster, job, instance) instance:galera_desync_enabled:bool\n)",
             "5m",
             "warning",
             "Galera donor is falling behind the cluster.",
@@ -703,7 +703,7 @@ NODE_HEALTH += [
             "max by (cluster, instance, collector) (\n"
             "  galera_exporter_collector_success == 0\n"
             "  unless on (cluster, job, instance, collector)\n"
-            '    label_replace(galera_up == 0, "collector", "wsrep", "", "")\n)',
+            '    label_replace(instance:galera_up:down, "collector", "wsrep", "", "")\n)',
             "10m",
             "warning",
             "A galera exporter collector keeps failing.",
@@ -717,7 +717,7 @@ NODE_HEALTH += [
         "# no scenario and no alert (change the job in instance:up:galera_job).",
         alert(
             "GaleraTargetOutsideJob",
-            "instance:galera_target_outside_job:info",
+            "max by (cluster, job, instance) (instance:galera_target_outside_job:info)",
             "10m",
             "warning",
             "A galera exporter is scraped outside the job the rules watch.",
