@@ -191,7 +191,7 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one linear script
         "--rules-dir", type=Path, default=REPO / "rules", help="where the *.yml rule files are"
     )
     args = parser.parse_args()
-    rule_files = sorted(glob.glob(str(args.rules_dir / "*.yml")))
+    rule_files = sorted(glob.glob(str(args.rules_dir.resolve() / "*.yml")))
     print(f"rule files: {', '.join(Path(f).name for f in rule_files) or 'none'}")
     if not rule_files:
         print("no rules/*.yml: nothing to evaluate", file=sys.stderr)
