@@ -150,6 +150,15 @@ def alert(  # noqa: PLR0917 - reads like the rule it writes: name, expr, for, se
     }
 
 
+# "In a Primary component" without reading every Primary node: remove the few nodes of the job
+# that are not (instance:galera_node_not_primary:up) and the few targets outside the job.
+IN_PRIMARY = (
+    "unless on (cluster, job, instance) instance:galera_node_not_primary:up\n"
+    "  unless on (cluster, job, instance) instance:galera_target_outside_job:info"
+)
+IN_PRIMARY_INDENTED = IN_PRIMARY.replace("\n", "\n  ")
+NOT_PRIMARY = "instance:galera_node_not_primary:up or instance:galera_target_outside_job:info"
+
 SCENARIOS: list[tuple[str | None, Alert]] = []
 NODE_HEALTH: list[tuple[str | None, Alert]] = []
 
@@ -352,7 +361,7 @@ SCENARIOS += [
         '# missing member is an unreachable node, the guide\'s "One node is terminated".',
         alert(
             "GaleraNodeUnreachable",
-            "max by (cluster, instance) (instance:up:galera_job == 0)\n"
+            "max by (cluster, instance) (instance:galera_node_not_primary:up == 0)\n"
             f"and on (cluster) {DEGRADED}\nand on (cluster) {SHORT}\n"
             "and on (cluster) (\n"
             "  cluster:galera_primary_size:max\n"
@@ -394,7 +403,7 @@ SCENARIOS += [
             "GaleraClusterSingleNode",
             "max by (cluster, instance) (\n"
             "  galera_cluster_size == 1\n"
-            '  and on (cluster, job, instance) instance:galera_node:state{state="primary"}\n)\n'
+            f"  {IN_PRIMARY}\n)\n"
             "and on (cluster) cluster:galera_expected_size:sum > 1\n"
             f"and on (cluster) {DEGRADED}",
             "5m",
@@ -436,7 +445,7 @@ SCENARIOS += [
             '      galera_errorlog_events_total{event="sst_failed"}\n'
             '      - galera_errorlog_events_total{event="sst_failed"} offset 30m >= 2\n'
             "  )\n"
-            '  unless on (cluster, job, instance) instance:galera_node:state{state="primary"}\n)',
+            f"  and on (cluster, job, instance) (\n    {NOT_PRIMARY}\n  )\n)",
             "1m",
             "warning",
             "Galera node keeps failing to rejoin its cluster.",
@@ -506,7 +515,7 @@ SCENARIOS += [
             "  or\n"
             "    (\n"
             '      galera_grastate_info{uuid="00000000-0000-0000-0000-000000000000"}\n'
-            "      and on (cluster, job, instance) galera_up == 0\n"
+            "      and on (cluster, job, instance) instance:galera_up:down\n"
             "    )\n)",
             "5m",
             "warning",
@@ -548,7 +557,7 @@ SCENARIOS += [
             "and on (cluster) (\n"
             "  count by (cluster) (\n"
             "    galera_backend_log_present == 1\n"
-            '    and on (cluster, job, instance) instance:galera_node:state{state="primary"}\n'
+            f"    {IN_PRIMARY_INDENTED}\n"
             "  )\n)\n"
             'and on (cluster) cluster:galera_scenario:info{scenario=~"healthy|degraded"}',
             "5m",
@@ -579,15 +588,13 @@ SCENARIOS += [
     ),
 ]
 
-PRIMARY = 'instance:galera_node:state{state="primary"}'
 NODE_HEALTH += [
     (
         "# In the Primary component but wsrep_ready OFF: joining (SST) or stuck. Non-Primary nodes\n"
         "# are not ready either; the scenario alerts cover them.",
         alert(
             "GaleraNodeNotReady",
-            "max by (cluster, instance) (\n  galera_ready == 0\n"
-            f"  and on (cluster, job, instance) {PRIMARY}\n)",
+            f"max by (cluster, instance) (\n  galera_ready == 0\n  {IN_PRIMARY}\n)",
             "5m",
             "warning",
             "Galera node does not accept queries.",
@@ -601,10 +608,10 @@ NODE_HEALTH += [
         "# it: wsrep_desync=ON (a backup) is intended and stays silent.",
         alert(
             "GaleraNodeNotSynced",
-            "max by (cluster, instance) (\n  galera_local_state_code != 4\n"
+            "max by (cluster, instance) (\n  instance:galera_local_state_code:not_synced\n"
             "  and on (cluster, job, instance) galera_ready == 1\n"
-            f"  and on (cluster, job, instance) {PRIMARY}\n"
-            "  unless on (cluster, job, instance) galera_desync_enabled == 1\n)",
+            f"  {IN_PRIMARY}\n"
+            "  unless on (cluster, job, instance) instance:galera_desync_enabled:bool\n)",
             "15m",
             "warning",
             "Galera node has not been Synced for 15 minutes.",
@@ -620,8 +627,8 @@ NODE_HEALTH += [
         alert(
             "GaleraDonorFallingBehind",
             "max by (cluster, instance) (\n  galera_local_recv_queue > 100\n"
-            "  and on (cluster, job, instance) galera_local_state_code == 2\n"
-            "  unless on (cluster, job, instance) galera_desync_enabled == 1\n)",
+            "  and on (cluster, job, instance) instance:galera_local_state_code:not_synced == 2\n"
+            "  unless on (cluster, job, instance) instance:galera_desync_enabled:bool\n)",
             "5m",
             "warning",
             "Galera donor is falling behind the cluster.",
@@ -664,7 +671,7 @@ NODE_HEALTH += [
         None,
         alert(
             "GaleraExporterDown",
-            "max by (cluster, instance) (instance:up:galera_job == 0)",
+            "max by (cluster, instance) (instance:galera_node_not_primary:up == 0)",
             "5m",
             "warning",
             "Galera exporter cannot be scraped.",
@@ -681,8 +688,8 @@ NODE_HEALTH += [
         alert(
             "GaleraExporterCannotQuery",
             "max by (cluster, instance, kind) (\n"
-            '  galera_mysql_error{kind!="refused"} == 1\n'
-            "  and on (cluster, job, instance) instance:up:galera_job == 1\n)",
+            '  instance:galera_mysql_error:kind{kind!="refused"}\n'
+            "  and on (cluster, job, instance) instance:galera_node_not_primary:up == 1\n)",
             "5m",
             "warning",
             "Galera exporter cannot query its mysqld.",
@@ -702,12 +709,9 @@ NODE_HEALTH += [
         alert(
             "GaleraExporterCollectorFailing",
             "max by (cluster, instance, collector) (\n"
-            '  galera_exporter_collector_success{collector!="wsrep"} == 0\n'
-            "  or\n"
-            "  (\n"
-            '    galera_exporter_collector_success{collector="wsrep"} == 0\n'
-            "    unless on (cluster, job, instance) galera_up == 0\n"
-            "  )\n)",
+            "  galera_exporter_collector_success == 0\n"
+            "  unless on (cluster, job, instance, collector)\n"
+            '    label_replace(instance:galera_up:down, "collector", "wsrep", "", "")\n)',
             "10m",
             "warning",
             "A galera exporter collector keeps failing.",
@@ -721,8 +725,7 @@ NODE_HEALTH += [
         "# no scenario and no alert (change the job in instance:up:galera_job).",
         alert(
             "GaleraTargetOutsideJob",
-            "max by (cluster, job, instance) (galera_exporter_build_info)\n"
-            "unless on (job, instance) instance:up:galera_job",
+            "max by (cluster, job, instance) (instance:galera_target_outside_job:info)",
             "10m",
             "warning",
             "A galera exporter is scraped outside the job the rules watch.",
