@@ -65,6 +65,11 @@ def rules_of(directory: Path) -> list[dict[str, Any]]:
 def combined_group() -> tuple[dict[str, Any], set[str], set[str]]:
     """One group: old recording, new recording, old alerts, new alerts; and the record names."""
     old, new = rules_of(OLD_RULES), rules_of(RULES)
+    # Alerts added since (the serving and recovery groups, issue 16) have no old twin to
+    # compare with: their own promtool tests cover them. Every new recording rule stays, since
+    # the rewritten alerts read its intermediates.
+    old_alerts = {r["alert"] for r in old if "alert" in r}
+    new = [r for r in new if "record" in r or r["alert"] in old_alerts]
     old_records = {r["record"] for r in old if "record" in r}
     new_records = {r["record"] for r in new if "record" in r}
     renamed_old = []
