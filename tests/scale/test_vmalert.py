@@ -42,6 +42,10 @@ BASE_ADDRESS = os.environ.get("GALERA_TEST_SCALE_ADDRESS", "127.0.0.101")  # blo
 # so it is the one label left out of the comparison. Checked below to be what vmalert adds.
 VMALERT_ONLY_LABELS = frozenset({"alertgroup"})
 
+# Seconds for vmalert-vm's recordings to reach VictoriaMetrics' index after a change: a new
+# series becomes searchable there 10-15 s after its first sample, once per level of the chain.
+VM_SETTLE_SECONDS = 240.0
+
 Key = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
 
 
@@ -101,11 +105,17 @@ def show(alerts: set[Key]) -> str:
 
 
 def same_alert(
-    lab: Lab, vm: VmStack, name: str, labels: dict[str, str], started: float
+    lab: Lab,
+    vm: VmStack,
+    name: str,
+    labels: dict[str, str],
+    started: float,
+    *,
+    evaluator: str = "vmalert",
 ) -> dict[str, Any]:
-    """Wait for `name{labels}` at both Alertmanagers, then for both to hold the same alerts;
-    returns Prometheus' copy. Prints when each engine's copy arrived."""
-    via = {"Prometheus": lab.stack.urls["alertmanager"], "vmalert": vm.alertmanager("vmalert")}
+    """Wait for `name{labels}` at both Alertmanagers (Prometheus' and `evaluator`'s), then for
+    both to hold the same alerts; returns Prometheus' copy. Prints when each copy arrived."""
+    via = {"Prometheus": lab.stack.urls["alertmanager"], "vmalert": vm.alertmanager(evaluator)}
     arrived: dict[str, float] = {}
 
     def both_have() -> bool:
@@ -117,7 +127,7 @@ def same_alert(
     try:
         wait_for(f"{name} {labels} at both Alertmanagers", both_have, 240.0, interval=1.0)
     finally:
-        print(f"[vm] {name} reached Alertmanager after the fault: {arrived}")
+        print(f"[vm] {name} reached Alertmanager after the fault ({evaluator}): {arrived}")
     last: dict[str, set[Key]] = {}
 
     def equal() -> bool:
@@ -142,11 +152,13 @@ def same_alert(
     return mine
 
 
-def gone(lab: Lab, vm: VmStack, name: str, labels: dict[str, str]) -> None:
+def gone(
+    lab: Lab, vm: VmStack, name: str, labels: dict[str, str], evaluator: str = "vmalert"
+) -> None:
     def probe() -> bool:
         return not any(
             matches(a, name, labels)
-            for am in (lab.stack.urls["alertmanager"], vm.alertmanager("vmalert"))
+            for am in (lab.stack.urls["alertmanager"], vm.alertmanager(evaluator))
             for a in active(am)
         )
 
@@ -260,26 +272,26 @@ def test_vmalert_loads_every_rule(lab: Lab, vm: VmStack) -> None:
         assert {g["name"]: len(g["rules"]) for g in groups} == want, evaluator
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="MetricsQL of VictoriaMetrics 1.79.5 (Debian) evaluates `a or on (labels) b` with a "
-    "filtered `a` by filling a's dropped samples with b's values under a's labels "
-    "(VictoriaMetrics#7759, reported against v1.107.0, fixed after it): "
-    'instance:galera_node:state comes out state="unobservable" for every healthy node. '
-    "See docs/scaling.md.",
-)
 def test_victoriametrics_records_what_prometheus_records(lab: Lab, vm: VmStack) -> None:
-    """vmalert on VictoriaMetrics, healthy cluster: every recorded series as Prometheus
-    records it, and no alert."""
-    wait_for(
-        "vmalert-vm's instance:up:galera_job for 3 nodes in VictoriaMetrics",
-        lambda: len(instant_query(vm.store("vmalert-vm"), "instance:up:galera_job")) == 3,
-        120.0,
-        interval=1.0,
-    )
-    same_recordings(lab, vm.store("vmalert-vm"), 30.0)
-    assert not active(vm.alertmanager("vmalert-vm"))
+    """vmalert on VictoriaMetrics (MetricsQL), healthy then one node crashed: every recorded
+    series as Prometheus records it, and the same alerts at both Alertmanagers. Not yet true
+    for every scenario: after all nodes stop, MetricsQL 1.79.5 fills `or on (cluster)` from a
+    series that just went stale (docs/scaling.md, Differences found)."""
+    quiet(lab, vm, "vmalert-vm")
+    # VictoriaMetrics 1.79.5 makes a NEW series searchable only 10-15 s after its first sample
+    # (measured), and each level of the rule chain creates new series: hence the minutes.
+    same_recordings(lab, vm.store("vmalert-vm"), VM_SETTLE_SECONDS)
+
+    # One node crashes: the sparse per-node code, the node states, positions and the
+    # scenario all change; a warning reaches vmalert-vm's Alertmanager as Prometheus'.
+    crashed = {"instance": instance(lab, 1)}
+    started = time.monotonic()
+    lab.scenario("one-killed")
+    alert = same_alert(lab, vm, "GaleraNodeCrashed", crashed, started, evaluator="vmalert-vm")
+    assert "2 of 3 members" in alert["annotations"]["description"]
+    same_recordings(lab, vm.store("vmalert-vm"), VM_SETTLE_SECONDS)
+    ok(lab.cfg_cm_cluster(1, "--restart-node"))
+    gone(lab, vm, "GaleraNodeCrashed", crashed, evaluator="vmalert-vm")
 
 
 def test_same_alerts_through_vmalert(lab: Lab, vm: VmStack) -> None:
