@@ -337,8 +337,12 @@ def test_every_recorded_scenario_and_state_has_a_mapping() -> None:
     assert scenarios == set(codes.SCENARIOS)
     values = {s.code for s in codes.SCENARIOS.values()}
     assert len(values) == len(scenarios) and codes.UNKNOWN_SCENARIO.code not in values
+    # Primary nodes are `instance:up:galera_job` (1) relabelled; every other state is one
+    # code of instance:galera_node_not_primary:code, relabelled by `code == N`.
     state_rule = _rule_expr("instance:galera_node:state")
-    states = {int(c) for c in re.findall(r"\* 0 \+ (\d)", state_rule)} | {0}
+    assert re.search(r'instance:up:galera_job unless[^"]*"state", "primary"', state_rule)
+    named = dict(re.findall(r'code == (\d), "state", "(\w+)"', state_rule))
+    states = {int(c) for c in named} | {1}
     assert states == set(range(8))
     (mapping,) = codes.NODE_STATE_MAP
     assert {int(k) for k in mapping["options"]} == states
