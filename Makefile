@@ -25,7 +25,12 @@ check: static
 unit: deps
 	$(PYTHON) -m pytest tests/unit -q
 
+# The whole suite, on $(TEST_WORKERS) pytest-xdist workers: most real-cluster tests wait on
+# Galera and Prometheus rather than compute, so more workers than cores pays. Tests sharing a
+# lab stay on one worker (tests/support/workers.py). TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 4
+
 test: deps lint
-	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15
+	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15 -n $(TEST_WORKERS) --dist loadgroup
 
 include lab/demo.mk

@@ -4,9 +4,13 @@ the test tiers: a test using a fixture marked by tests.support.tiers gets its ma
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from tests.support import summary
 from tests.support.tiers import fixture_tiers
+from tests.support.workers import heaviest_groups_first, worker_group
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,3 +32,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         for tier in sorted(fixture_tiers(item)):
             item.add_marker(tier)
+        item.add_marker(pytest.mark.xdist_group(worker_group(item)))
+    heaviest_groups_first(items)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent when run without it
+def pytest_testnodedown(node: Any, error: object) -> None:
+    summary.received(getattr(node, "workeroutput", {}).get("summaries", {}))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    summary.write(terminalreporter)

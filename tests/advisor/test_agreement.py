@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from galera_exporter.advice import SCENARIO_ALERTS
 from galera_exporter.advisor import cli, history, report
 from tests.advisor.server import Page, PageServer, exposition, page_server
 from tests.rules.scenarios import CASES, STEP, Case, decision_at, generated_cases, s, states_at
 from tests.rules.series import Node, State, TargetDown, node_samples
+from tests.support import yamlfile
 
 RULE_TESTS = Path(__file__).resolve().parents[2] / "rules" / "tests"
 LABELS = re.compile(r'(\w+)="([^"]*)"')
@@ -37,7 +37,7 @@ def labels(series: str) -> dict[str, str]:
 
 def generated_expectations() -> dict[str, Expected]:
     """Per generated case: the rules' scenario and candidate that promtool asserts."""
-    doc = yaml.safe_load((RULE_TESTS / "decisions-generated.yml").read_text())
+    doc = yamlfile.safe_load((RULE_TESTS / "decisions-generated.yml").read_text())
     out = {}
     for test in doc["tests"]:
         by_expr = {t["expr"]: t["exp_samples"] for t in test["promql_expr_test"]}
@@ -126,7 +126,7 @@ def hand_checks() -> Iterator[HandCheck]:
     """Every scenario alert that a hand-written promtool case asserts firing."""
     for area, cases in CASES.items():
         by_name = {c.name: c for c in cases}
-        doc = yaml.safe_load((RULE_TESTS / f"{area}.yml").read_text())
+        doc = yamlfile.safe_load((RULE_TESTS / f"{area}.yml").read_text())
         for test in doc["tests"]:
             for check in test.get("alert_rule_test", []):
                 if check["alertname"] not in SCENARIO_ALERTS.values():

@@ -12,7 +12,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -20,6 +19,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from galera_exporter.collectors.backend_log import BackendLogCollector
 from galera_exporter.collectors.base import Scrape
 from galera_exporter.collectors.errorlog import ErrorLogCollector
+from tests.support import yamlfile
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = sorted((REPO / "tests" / "fixtures" / "states").glob("*/expected.prom")) + sorted(
@@ -103,7 +103,7 @@ def log_source_names(timeout: float = 10.0) -> set[str]:
 def recording_rule_names() -> set[str]:
     names = set()
     for path in RULE_FILES:
-        for group in (yaml.safe_load(path.read_text()) or {}).get("groups", []):
+        for group in (yamlfile.safe_load(path.read_text()) or {}).get("groups", []):
             for rule in group.get("rules", []):
                 if "record" in rule:
                     names.add(str(rule["record"]))

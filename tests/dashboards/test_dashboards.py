@@ -12,6 +12,7 @@ import yaml
 
 from tests.dashboards import known_metrics, promql
 from tests.dashboards.generator import codes, frame, galera_dashboards, queries
+from tests.support import yamlfile
 
 PROMTOOL = "/usr/bin/promtool"
 DASHBOARDS = {p.name: p for p in promql.DASHBOARD_FILES}
@@ -175,7 +176,7 @@ def test_links_between_dashboards_and_to_the_runbook() -> None:
 
 def test_runbook_anchors_match_the_alerts() -> None:
     """The dashboards' runbook base and lowercased anchors are exactly the alerts' runbook_url."""
-    rules = yaml.safe_load((promql.REPO / "rules" / "galera-alerts.yml").read_text())
+    rules = yamlfile.safe_load((promql.REPO / "rules" / "galera-alerts.yml").read_text())
     alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
     assert alerts
     for rule in alerts:
@@ -216,11 +217,11 @@ def test_selector_scanner() -> None:
 def test_provisioning_examples() -> None:
     """The provider file loads the dashboards' folder; the data source example is Prometheus."""
     prov = promql.DASHBOARD_DIR / "provisioning"
-    provider = yaml.safe_load((prov / "galera-dashboards.yml").read_text())
+    provider = yamlfile.safe_load((prov / "galera-dashboards.yml").read_text())
     assert provider["apiVersion"] == 1
     (entry,) = provider["providers"]
     assert entry["type"] == "file" and entry["options"]["path"].startswith("/")
-    source = yaml.safe_load((prov / "prometheus-datasource.yml").read_text())
+    source = yamlfile.safe_load((prov / "prometheus-datasource.yml").read_text())
     assert [d["type"] for d in source["datasources"]] == ["prometheus"]
     doc = (promql.REPO / "docs" / "dashboards.md").read_text()
     assert "galera-dashboards.yml" in doc
@@ -326,7 +327,7 @@ def test_scenario_and_candidate_panels_read_only_the_recorded_series() -> None:
 
 
 def _rule_expr(record: str) -> str:
-    rules = yaml.safe_load((promql.REPO / "rules" / "galera-recording.yml").read_text())
+    rules = yamlfile.safe_load((promql.REPO / "rules" / "galera-recording.yml").read_text())
     (expr,) = [r["expr"] for g in rules["groups"] for r in g["rules"] if r.get("record") == record]
     return str(expr)
 

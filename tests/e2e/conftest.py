@@ -12,6 +12,7 @@ import pytest
 
 from galera_lab.lab import Lab, running_lab
 from tests.e2e.helpers import READY_LINE, RESULTS, backend_log
+from tests.support.summary import publish
 from tests.support.tiers import starts_real_galera
 
 BASE_ADDRESS = "127.0.0.51"  # working agreement: rules e2e uses 127.0.0.51-59
@@ -67,18 +68,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield running
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not RESULTS:
-        return
-    terminalreporter.section("alerts on the real lab (seconds from fault)")
-    terminalreporter.write_line(
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    lines = [
         f"{'scenario':<19}{'alert':<38}{'state':>8}{'to state':>9}{'notified':>9}"
         f"{'recovered':>10}{'resolved':>9}  bootstrap_node"
-    )
+    ]
     for row in RESULTS:
-        terminalreporter.write_line(
+        lines.append(
             f"{row['scenario']:<19}{row['alert']:<38}{row['state']:>8}"
             f"{row.get('fired', 0.0):>9.1f}{row.get('notified', float('nan')):>9.1f}"
             f"{'yes' if row.get('recovered') else 'no':>10}"
             f"{row.get('resolved', float('nan')):>9.1f}  {row.get('bootstrap_node', '-')}"
         )
+    if RESULTS:
+        publish(session.config, "alerts on the real lab (seconds from fault)", lines)

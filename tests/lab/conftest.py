@@ -16,6 +16,7 @@ import pytest
 
 from galera_lab.lab import Lab, running_lab
 from tests.lab.helpers import TIMINGS, Before
+from tests.support.summary import publish
 from tests.support.tiers import starts_real_galera
 
 # working agreement: lab tests use 127.0.0.31-39; GALERA_TEST_LAB_ADDRESS lets a parallel
@@ -50,14 +51,14 @@ def before(lab: Lab, request: pytest.FixtureRequest) -> Iterator[Before]:
     TIMINGS[request.node.name] = record.timings
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+def pytest_sessionfinish(session: pytest.Session) -> None:
     if not TIMINGS:
         return
-    terminalreporter.section("lab scenario timings (seconds)")
     phases = ["fault", "metrics", "recovery", "healthy", "total"]
-    terminalreporter.write_line(f"{'test':<44}" + "".join(f"{p:>10}" for p in phases))
+    lines = [f"{'test':<44}" + "".join(f"{p:>10}" for p in phases)]
     for name, timings in TIMINGS.items():
-        terminalreporter.write_line(
+        lines.append(
             f"{name:<44}"
             + "".join(f"{timings[p]:>10.1f}" if p in timings else f"{'':>10}" for p in phases)
         )
+    publish(session.config, "lab scenario timings (seconds)", lines)

@@ -11,7 +11,7 @@ from galera_lab.lab import Lab
 from galera_lab.stack import Metrics
 from galera_lab.wait import wait_for
 
-# name -> phase -> seconds, printed by pytest_terminal_summary
+# name -> phase -> seconds, published at session end (tests/support/summary.py)
 TIMINGS: dict[str, dict[str, float]] = {}
 
 

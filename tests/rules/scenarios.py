@@ -31,6 +31,7 @@ from tests.rules.series import (
     node_samples,
     timeline,
 )
+from tests.support import yamlfile
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "rules"
@@ -1529,7 +1530,7 @@ STEP = {"split-brain": 60}
 
 def load_alerts() -> dict[tuple[str, str | None], dict[str, Any]]:
     """Alert rules by (name, advice label): the scenario alerts come as twins."""
-    doc = yaml.safe_load((RULES / "galera-alerts.yml").read_text())
+    doc = yamlfile.safe_load((RULES / "galera-alerts.yml").read_text())
     return {
         (r["alert"], r["labels"].get("advice")): r
         for g in doc["groups"]

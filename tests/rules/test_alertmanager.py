@@ -28,6 +28,7 @@ import yaml
 from galera_lab import procs
 from galera_lab.sink import read_notifications
 from galera_lab.wait import wait_for
+from tests.support import yamlfile
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -171,7 +172,7 @@ def series_labels(expr: str) -> tuple[str, ...]:
 
 
 def rules() -> list[Rule]:
-    doc = yaml.safe_load(ALERTS_FILE.read_text())
+    doc = yamlfile.safe_load(ALERTS_FILE.read_text())
     return [
         Rule(
             name=r["alert"],
@@ -209,7 +210,7 @@ def http(method: str, url: str, body: object = None) -> Any:
 
 def config_for_test(webhook_base: str) -> dict[str, Any]:
     """examples/alertmanager.yml with every receiver sent to the sink, and short timers."""
-    config: dict[str, Any] = yaml.safe_load((EXAMPLES / "alertmanager.yml").read_text())
+    config: dict[str, Any] = yamlfile.safe_load((EXAMPLES / "alertmanager.yml").read_text())
     config["templates"] = [str(EXAMPLES / t) for t in config["templates"]]
     config["route"]["group_wait"] = f"{GROUP_WAIT:g}s"
     config["route"]["group_interval"] = f"{GROUP_INTERVAL:g}s"

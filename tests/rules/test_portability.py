@@ -8,7 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
-import yaml
+from tests.support import yamlfile
 
 REPO = Path(__file__).resolve().parents[2]
 VMALERT = "/usr/bin/vmalert"
@@ -57,7 +57,7 @@ def test_template_functions_are_found() -> None:
 def test_annotations_use_only_the_common_template_functions() -> None:
     used: dict[str, set[str]] = {}
     for path in rule_files():
-        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
+        for group in yamlfile.safe_load(path.read_text(encoding="utf-8"))["groups"]:
             for rule in group["rules"]:
                 templates = [
                     *rule.get("annotations", {}).values(),

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.rules.scenarios import CASES, RULES, generated
+from tests.support import yamlfile
 
 REPO = RULES.parent
 RULE_FILES = [
@@ -43,12 +43,12 @@ def run(*args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]
 
 
 def alert_rules() -> list[dict[str, Any]]:
-    doc = yaml.safe_load((RULES / "galera-alerts.yml").read_text())
+    doc = yamlfile.safe_load((RULES / "galera-alerts.yml").read_text())
     return [r for g in doc["groups"] for r in g["rules"] if "alert" in r]
 
 
 def recording_rules() -> list[dict[str, Any]]:
-    docs = [yaml.safe_load(path.read_text()) for path in RECORDING_FILES]
+    docs = [yamlfile.safe_load(path.read_text()) for path in RECORDING_FILES]
     return [r for doc in docs for g in doc["groups"] for r in g["rules"] if "record" in r]
 
 
@@ -157,7 +157,7 @@ def test_every_alert_fires_in_some_test_and_is_silenced_elsewhere() -> None:
     fired: set[str] = set()
     silent: set[str] = set()
     for path in TEST_FILES:
-        for group in yaml.safe_load(path.read_text())["tests"]:
+        for group in yamlfile.safe_load(path.read_text())["tests"]:
             for check in group.get("alert_rule_test", []):
                 (fired if check["exp_alerts"] else silent).add(check["alertname"])
     names = {r["alert"] for r in alert_rules()}
@@ -217,7 +217,7 @@ def test_runbook_base_url_can_be_replaced_with_the_documented_sed(tmp_path: Path
     assert result.returncode == 0, result.stderr
     new_base = re.search(r"\|(https://[^|]+)\|g", command)
     assert new_base
-    doc = yaml.safe_load((target / "galera-alerts.yml").read_text())
+    doc = yamlfile.safe_load((target / "galera-alerts.yml").read_text())
     urls = [r["annotations"]["runbook_url"] for g in doc["groups"] for r in g["rules"]]
     assert urls and all(u.startswith(new_base.group(1) + "#") for u in urls)
     assert run(PROMTOOL, "check", "rules", target / "galera-alerts.yml").returncode == 0
@@ -227,7 +227,7 @@ def test_runbook_base_url_can_be_replaced_with_the_documented_sed(tmp_path: Path
 def test_example_prometheus_config_is_valid() -> None:
     result = run(PROMTOOL, "check", "config", EXAMPLES / "prometheus.yml")
     assert result.returncode == 0, result.stdout + result.stderr
-    config = yaml.safe_load((EXAMPLES / "prometheus.yml").read_text())
+    config = yamlfile.safe_load((EXAMPLES / "prometheus.yml").read_text())
     jobs = [job for job in config["scrape_configs"] if job["job_name"] == "galera"]
     assert jobs, 'the rules expect job="galera"'
     for static in jobs[0]["static_configs"]:

@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from galera_lab.lab import Lab, running_lab
 from galera_lab.wait import wait_for
 from tests.e2e.conftest import E2E_MAX_FOR_SECONDS, rules_with_capped_for
 from tests.e2e.helpers import READY_LINE, backend_log, instance, ok
 from tests.scale.vmstack import EVALUATORS, VmStack, am_alerts, http_json, instant_query
+from tests.support import yamlfile
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -169,7 +169,7 @@ def recording_rules(lab: Lab) -> dict[str, str]:
     """Recorded name -> its expression, over every rule file the lab Prometheus loads."""
     rules: dict[str, str] = {}
     for path in lab.stack.rule_files:
-        for group in yaml.safe_load(Path(path).read_text(encoding="utf-8"))["groups"]:
+        for group in yamlfile.safe_load(Path(path).read_text(encoding="utf-8"))["groups"]:
             rules.update({r["record"]: r["expr"] for r in group["rules"] if "record" in r})
     return rules
 

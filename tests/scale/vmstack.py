@@ -26,6 +26,7 @@ import yaml
 from galera_lab import procs
 from galera_lab.stack import ALERTMANAGER, PROMETHEUS, Stack
 from galera_lab.wait import wait_for
+from tests.support import yamlfile
 
 VICTORIA_METRICS = "/usr/bin/victoria-metrics"  # Debian's victoria-metrics package (1.79.5)
 VMAGENT = "/usr/bin/vmagent"
@@ -57,7 +58,7 @@ def scrape_only_config(prometheus_yml: Path) -> dict[str, Any]:
     scrape_configs): vmagent scrapes exactly the targets, labels and interval Prometheus
     does. vmagent's strict parsing rejects `rule_files` and `alerting`, not its job.
     """
-    config = yaml.safe_load(prometheus_yml.read_text(encoding="utf-8"))
+    config = yamlfile.safe_load(prometheus_yml.read_text(encoding="utf-8"))
     scrape_global = {
         k: v for k, v in config["global"].items() if k in ("scrape_interval", "scrape_timeout")
     }
@@ -165,7 +166,7 @@ class VmStack:
     def _start_alertmanager(self, name: str) -> None:
         """An Alertmanager routed as the lab's: each engine's alerts stay apart, so the sets
         can be compared whole. No webhook: the test reads its API."""
-        config = yaml.safe_load((self.lab_stack.dir / "alertmanager.yml").read_text())
+        config = yamlfile.safe_load((self.lab_stack.dir / "alertmanager.yml").read_text())
         config["receivers"] = [{"name": config["route"]["receiver"]}]
         path = self.base / f"{name}.yml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from galera_lab.lab import Lab, running_lab
 from galera_lab.node import Node
 from galera_lab.sink import read_notifications
 from galera_lab.wait import wait_for
 from tests.e2e.conftest import rules_with_capped_for
+from tests.support import yamlfile
 from tests.support.tiers import starts_real_galera
 
 # cluster/slow: from the real-Galera fixture (tests/support/tiers.py)
@@ -47,7 +47,7 @@ def exporter_args(node: Node) -> list[str]:
 @pytest.fixture(scope="module")
 @starts_real_galera
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    example = yaml.safe_load((REPO / "examples" / "alertmanager.yml").read_text())
+    example = yamlfile.safe_load((REPO / "examples" / "alertmanager.yml").read_text())
     started = time.monotonic()
     with running_lab(
         tmp_path_factory.mktemp("serving"),
