@@ -39,6 +39,12 @@ from tests.rules.series import Node, State, fmt, node_series
 from tests.support import yamlfile
 from tests.support.tiers import slow_fixture
 
+# Both rule sets must see the same samples at each evaluation; on a loaded machine (the suite's
+# other workers: load 11 on 2 cores) an evaluation took ~19 s, scrapes landed between the two
+# sets' turns in evaluation after evaluation and the comparison failed. `make test` runs the
+# tests marked `alone` after the parallel part, by themselves.
+pytestmark = pytest.mark.alone
+
 OLD_RULES = Path(__file__).resolve().parents[1] / "fixtures" / "rules-9a3ed62"
 PROMETHEUS = shutil.which("prometheus")
 PHASE_S = 11  # how long each phase of a dynamic cluster lasts: two evaluations or more
@@ -389,9 +395,11 @@ def test_new_rules_record_and_alert_what_the_old_rules_did(
         assert old_alerts, "no alert at all: the fleet exercises nothing"
         differ = differences(old, new, old_alerts, new_alerts)
         twice = sorted(set(differ) & set(previous))
-        assert not twice, f"at {at}, {len(twice)} differences in two evaluations: " + "; ".join(
-            f"{k}: {differ[k]}" for k in twice[:5]
-        )
+        if twice:  # pytest.fail: rewriting this assert's message once crashed CPython 3.11's AST
+            pytest.fail(
+                f"at {at}, {len(twice)} differences in two evaluations: "
+                + "; ".join(f"{k}: {differ[k]}" for k in twice[:5])
+            )
         if differ:
             transient += 1
             print(f"at {at}: {len(differ)} differences, e.g. {next(iter(differ.items()))}")
