@@ -13,7 +13,7 @@ lint: deps static
 # Every Python folder; the folders mypy checks are pyproject.toml's [tool.mypy] files.
 static:
 	ruff check .
-	ruff format --check exporter dashboards lab tests bench
+	ruff format --check exporter dashboards lab tests bench rules
 	mypy
 
 # For contributors (after one `make deps` or `make test`): lint, types and the fast tier, every

@@ -794,6 +794,7 @@ def serving_alerts(
         ),
     ]
 
+
 # ---------------------------------------------------------------- state transfers, GRA logs
 # From the wsrep status file (status_file collector) and the datadir's GRA_*.log files
 # (gra_log collector). Each reads series that exist only while there is something to say

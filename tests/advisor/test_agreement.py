@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rules.tests.scenarios import CASES, STEP, Case, decision_at, generated_cases, s, states_at
+from rules.tests.series import Node, State, TargetDown, node_samples
 
 from galera_exporter.advice import SCENARIO_ALERTS
 from galera_exporter.advisor import cli, history, report
 from tests.advisor.server import Page, PageServer, exposition, page_server
-from tests.rules.scenarios import CASES, STEP, Case, decision_at, generated_cases, s, states_at
-from tests.rules.series import Node, State, TargetDown, node_samples
 from tests.support import yamlfile
 
 RULE_TESTS = Path(__file__).resolve().parents[2] / "rules" / "tests"

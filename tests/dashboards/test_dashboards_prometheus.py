@@ -3,7 +3,7 @@
 Issue 11: "the dashboard's panels run against the same series" as the alerts. A real
 Prometheus (Debian's binary, 127.0.0.1, a free port) loads rules/galera-recording.yml and
 scrapes, every second, one static exposition per node and case: the node states of
-tests/rules/series.py (the states the rule tests use) plus the exporter series the decision
+rules/tests/series.py (the states the rule tests use) plus the exporter series the decision
 model reads that series.py does not emit yet. Each case is its own `cluster`, so one Prometheus
 serves them all. The overview's panel queries then run exactly as Grafana sends them (variables
 substituted), and must show the scenario and the node that instance:galera_bootstrap_candidate:bool
@@ -29,12 +29,7 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
-
-from galera_lab import procs
-from galera_lab.wait import wait_for
-from tests.dashboards import promql
-from tests.dashboards.generator import codes
-from tests.rules.series import (
+from rules.tests.series import (
     UUID,
     Crashed,
     Node,
@@ -45,6 +40,11 @@ from tests.rules.series import (
     isolated,
     node_series,
 )
+
+from galera_lab import procs
+from galera_lab.wait import wait_for
+from tests.dashboards import promql
+from tests.dashboards.generator import codes
 from tests.support.tiers import slow_fixture
 
 pytestmark = [pytest.mark.timeout(240)]  # slow: from the stack fixture
@@ -128,7 +128,7 @@ def exposition(cluster: str, name: str, state: State) -> str | None:
         samples[(m.group(1), labels)] = value
 
     # Exporter series of issue 12 that the decision model reads (docs: the decision contract)
-    # and tests/rules/series.py does not emit yet: added only where it does not, so the test
+    # and rules/tests/series.py does not emit yet: added only where it does not, so the test
     # keeps working once it does.
     def add(metric: str, value: float, **labels: str) -> None:
         if not any(n == metric for n, _ in samples):

@@ -3,7 +3,7 @@
 One real Prometheus loads the OLD rules (tests/fixtures/rules-9a3ed62: rules/*.yml as of main
 9a3ed62, record names prefixed `old:`, alert names prefixed `Old`) and the NEW rules/*.yml, all
 in one group so both evaluate at the same timestamps on the same samples, and scrapes a
-synthetic fleet (tests/rules/series.py) holding every state of the promtool tests: each phase of
+synthetic fleet (rules/tests/series.py) holding every state of the promtool tests: each phase of
 every hand-written case and all 270 generated decision cases as its own cluster, and each
 hand-written case once more playing its phases one after the other (split brain then healed,
 nodes stopping and rejoining). `for:` durations are shortened identically in both, so alerts go
@@ -32,10 +32,10 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
+from rules.tests.scenarios import CASES, RULES, generated_cases, s, states_at
+from rules.tests.series import Node, State, fmt, node_series
 
 from galera_lab.wait import wait_for
-from tests.rules.scenarios import CASES, RULES, generated_cases, s, states_at
-from tests.rules.series import Node, State, fmt, node_series
 from tests.support import yamlfile
 from tests.support.tiers import slow_fixture
 
