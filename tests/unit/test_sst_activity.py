@@ -39,7 +39,7 @@ def joiner_datadir(tmp_path: Path) -> Path:
     # (the joiner buffers the cluster's write-sets in it).
     for name in ("galera.cache", "gcache.page.000000", "grastate.dat", "gvwstate.dat", "x.err"):
         write(datadir / name, 77, T0 + 100)
-    write(datadir / "sst_in_progress", 0, T0 + 100)
+    write(datadir / "sst_in_progress", 0, T0 - 100)  # touched when the transfer began
     return datadir
 
 
@@ -55,6 +55,11 @@ def test_exported_only_while_the_marker_exists(tmp_path: Path) -> None:
     assert got["galera_sst_datadir_files"] == 3
     assert got["galera_sst_datadir_last_write_timestamp_seconds"] == T0 + 5
     assert got["galera_sst_datadir_scan_incomplete"] == 0
+    # Files older than the transfer (a datadir not yet emptied): its start is the last write.
+    os.utime(datadir / "sst_in_progress", (T0 + 50, T0 + 50))
+    assert scrape(datadir)["galera_sst_datadir_last_write_timestamp_seconds"] == T0 + 50
+    (datadir / ".sst").rename(tmp_path / "moved")
+    assert scrape(datadir)["galera_sst_datadir_last_write_timestamp_seconds"] == T0 + 50
     (datadir / "sst_in_progress").unlink()
     got = scrape(datadir)
     assert got["galera_sst_in_progress"] == 0

@@ -92,9 +92,10 @@ class GrastateCollector:
         if marker.present:
             # Only while a transfer runs (or its marker was left behind): the datadir walk
             # costs nothing on the other nodes and at other times.
-            yield from activity_metrics(
-                self._sst_activity.read(max(bounded_timeout(scrape.remaining()), MIN_READ_SECONDS))
+            walk = self._sst_activity.read(
+                max(bounded_timeout(scrape.remaining()), MIN_READ_SECONDS)
             )
+            yield from activity_metrics(walk, marker.mtime)
         unreadable = GaugeMetricFamily(
             "galera_state_file_unreadable",
             "1 if the state file exists but could not be read (permission denied, not a "

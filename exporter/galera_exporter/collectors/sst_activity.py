@@ -146,8 +146,9 @@ class SstActivity:
         return SstWalk(incomplete=True, problem=f"walk did not finish within {timeout:.2f}s")
 
 
-def activity_metrics(result: SstWalk) -> Iterable[Metric]:
-    """Pure. Only called while sst_in_progress exists; nothing but `incomplete` when the
+def activity_metrics(result: SstWalk, started: float | None = None) -> Iterable[Metric]:
+    """Pure. Only called while sst_in_progress exists; `started` is the marker's mtime (the
+    script touches it once, when the transfer begins). Nothing but `incomplete` when the
     datadir could not be listed (unknown is not zero)."""
     yield GaugeMetricFamily(
         "galera_sst_datadir_scan_incomplete",
@@ -170,11 +171,15 @@ def activity_metrics(result: SstWalk) -> Iterable[Metric]:
         "While sst_in_progress exists: regular files counted in galera_sst_datadir_bytes",
         value=result.files,
     )
-    if result.newest is not None:
+    # The transfer's start counts as a write: files older than it (a datadir the joiner has
+    # not emptied yet) must not make a transfer that just began look stalled.
+    last = max((t for t in (result.newest, started) if t is not None), default=None)
+    if last is not None:
         yield GaugeMetricFamily(
             "galera_sst_datadir_last_write_timestamp_seconds",
             "While sst_in_progress exists: newest modification time among the files counted "
-            "in galera_sst_datadir_bytes; moves while data arrives and while mariabackup "
-            "--prepare rewrites files, stops when the transfer stalls",
-            value=result.newest,
+            "in galera_sst_datadir_bytes and sst_in_progress itself (the transfer's start); "
+            "moves while data arrives and while mariabackup --prepare rewrites files, stops "
+            "when the transfer stalls",
+            value=last,
         )
