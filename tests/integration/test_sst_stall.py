@@ -6,7 +6,9 @@ exported while sst_in_progress exists. ~330 MB of rows make the mariabackup stre
 seconds; the test SIGSTOPs the donor's SST processes (the descendants of the donor's mariadbd,
 found through /proc, never by name) mid-stream, checks both numbers stop while the cluster keeps
 taking writes (the joiner's galera.cache moves then, and must not count), then SIGCONTs them
-and the joiner becomes Synced.
+and the joiner becomes Synced. A real Prometheus scraping the joiner's exporter evaluates the
+shipped GaleraStateTransferStalled expression with its windows shortened (20 s silence, for 5 s):
+nothing while the stream flows, firing while the donor is stopped, resolved after.
 
 Held much longer by hand (docs/status-file.md): 11 minutes stopped, the joiner neither timed
 out nor logged anything (the script's receive of the data stream has no timeout), and it was
@@ -16,25 +18,34 @@ Synced 7.8 s after SIGCONT.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from galera_lab.cluster import Cluster, ClusterSpec
 from galera_lab.faults import wipe
 from galera_lab.node import Node
 from galera_lab.wait import wait_for
 from tests.integration.exporter_process import ExporterProcess, Samples, value
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 BASE_ADDRESS = "127.0.0.131"
 LOAD_BYTES = 320 * 1024 * 1024
 STREAMING_BYTES = 40 * 1024 * 1024  # received over the emptied datadir: the stream flows
-STOPPED_SECONDS = 30.0
+STOPPED_SECONDS = 40.0
+REPO = Path(__file__).resolve().parents[2]
+# The shipped alert with its 10-minute silence shortened to this many seconds and `for: 5m` to
+# 5 s, evaluated by a real Prometheus scraping the joiner's exporter every second.
+SHORT_SILENCE = 20  # above the ~12 s a healthy SST is silent before streaming (donor sleeps 10 s)
 WALKED = (
     "galera_sst_datadir_bytes",
     "galera_sst_datadir_files",
@@ -117,6 +128,93 @@ def exporters(
             exporter.stop()
 
 
+def stall_rule_file(directory: Path) -> Path:
+    """rules/galera-alerts.yml's GaleraStateTransferStalled, only its windows shortened."""
+    groups = yaml.safe_load((REPO / "rules" / "galera-alerts.yml").read_text())["groups"]
+    rule = next(
+        r for g in groups for r in g["rules"] if r.get("alert") == "GaleraStateTransferStalled"
+    )
+    assert rule["expr"].count("> 600") == 1, rule["expr"]
+    short = {
+        "alert": rule["alert"],
+        "expr": rule["expr"].replace("> 600", f"> {SHORT_SILENCE}"),
+        "for": "5s",
+        "labels": rule["labels"],
+    }
+    path = directory / "stall.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "stall", "rules": [short]}]}))
+    return path
+
+
+class Prometheus:
+    """/usr/bin/prometheus on a free loopback port, scraping one target every second."""
+
+    def __init__(self, directory: Path, target: str) -> None:
+        self.url = f"http://127.0.0.1:{free_port()}"
+        config = directory / "prometheus.yml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [str(stall_rule_file(directory))],
+                    "scrape_configs": [
+                        {
+                            "job_name": "galera",
+                            "static_configs": [{"targets": [target], "labels": {"cluster": "lab"}}],
+                        }
+                    ],
+                }
+            )
+        )
+        with open(directory / "prometheus.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    "/usr/bin/prometheus",
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={directory / 'data'}",
+                    f"--web.listen-address={self.url.removeprefix('http://')}",
+                ],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+            )
+        wait_for("prometheus ready", self._ready, 30, 0.1)
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def stall_alert(self) -> str:
+        """'firing', 'pending' or '' for GaleraStateTransferStalled."""
+        with urllib.request.urlopen(f"{self.url}/api/v1/alerts", timeout=5) as response:
+            alerts = json.load(response)["data"]["alerts"]
+        states = [
+            a["state"] for a in alerts if a["labels"]["alertname"] == "GaleraStateTransferStalled"
+        ]
+        return states[0] if states else ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    exporters: dict[str, ExporterProcess], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prometheus]:
+    server = Prometheus(
+        tmp_path_factory.mktemp("prometheus"), exporters["node3"].url.removeprefix("http://")
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def load(cluster: Cluster, joiner: Node) -> None:
     """Rows of incompressible-ish text on the two other nodes while the joiner is wiped."""
     writer = cluster.node(1)
@@ -149,7 +247,7 @@ def test_1_no_sst_no_walk(cluster: Cluster, exporters: dict[str, ExporterProcess
 
 
 def test_2_stopped_donor_stops_the_joiners_datadir(
-    cluster: Cluster, exporters: dict[str, ExporterProcess]
+    cluster: Cluster, exporters: dict[str, ExporterProcess], prometheus: Prometheus
 ) -> None:
     joiner = cluster.node(3)
     wipe(joiner)
@@ -180,6 +278,7 @@ def test_2_stopped_donor_stops_the_joiners_datadir(
     sizes = [size for _, size, _ in history]
     lasts = [last for _, _, last in history]
     assert sizes[-1] > sizes[-2] and lasts[-1] > lasts[0], history
+    assert prometheus.stall_alert() == "", "a transfer that streams is not stalled"
 
     donor = next(
         n
@@ -217,6 +316,7 @@ def test_2_stopped_donor_stops_the_joiners_datadir(
         cache_before = cache.stat().st_mtime
         deadline = time.monotonic() + STOPPED_SECONDS
         writes = 0
+        alert_states: list[tuple[float, str]] = []
         while time.monotonic() < deadline:
             # The cluster goes on: the joiner buffers these write-sets (galera.cache).
             other.query(
@@ -230,6 +330,9 @@ def test_2_stopped_donor_stops_the_joiners_datadir(
             assert value(samples, "galera_sst_in_progress") == 1
             assert value(samples, "galera_sst_datadir_scan_incomplete") == 0
             assert joiner.is_running()
+            state = prometheus.stall_alert()
+            if not alert_states or alert_states[-1][1] != state:
+                alert_states.append((round(time.time() - frozen[1], 1), state))
             time.sleep(1.0)
         age = time.time() - frozen[1]
         print(
@@ -238,6 +341,10 @@ def test_2_stopped_donor_stops_the_joiners_datadir(
             f"{cache.stat().st_mtime - cache_before:+.1f}s meanwhile"
         )
         assert age >= STOPPED_SECONDS
+        # The shipped expression, windows shortened: pending once the last write is more than
+        # SHORT_SILENCE s old, firing 5 s later (seconds since the last write, state).
+        print(f"[stop] GaleraStateTransferStalled (short windows): {alert_states}")
+        assert alert_states[-1][1] == "firing", alert_states
     finally:
         signal_all(stopped, signal.SIGCONT)
     resumed = time.monotonic()
@@ -253,6 +360,7 @@ def test_2_stopped_donor_stops_the_joiners_datadir(
     )
     assert not any(n in WALKED for n, _ in samples)
     assert value(samples, "galera_sst_starts_total") == 1
+    wait_for("the stall alert resolved", lambda: prometheus.stall_alert() == "", 30, 0.5)
     for name in ("node1", "node2"):
         assert not any(n in WALKED for n, _ in exporters[name].scrape()), name
     cluster.wait_healthy(60)
