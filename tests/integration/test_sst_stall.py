@@ -39,6 +39,7 @@ from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 BASE_ADDRESS = "127.0.0.131"
+PROMETHEUS_ADDRESS = "127.0.0.134"  # the next address of this module's block
 LOAD_BYTES = 320 * 1024 * 1024
 STREAMING_BYTES = 40 * 1024 * 1024  # received over the emptied datadir: the stream flows
 STOPPED_SECONDS = 40.0
@@ -150,7 +151,7 @@ class Prometheus:
     """/usr/bin/prometheus on a free loopback port, scraping one target every second."""
 
     def __init__(self, directory: Path, target: str) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
+        self.url = f"http://{PROMETHEUS_ADDRESS}:{free_port(PROMETHEUS_ADDRESS)}"
         config = directory / "prometheus.yml"
         config.write_text(
             yaml.safe_dump(
