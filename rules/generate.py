@@ -802,26 +802,50 @@ def serving_alerts(
 # counter plus its offset: cheap at 1,000 clusters.
 RECOVERY: list[tuple[str | None, Alert]] = [
     (
-        "# A state transfer whose reported progress has not moved for 15 minutes (10 m unchanged, and\n"
-        "# reported 10 m ago, for 5 m). MariaDB 10.11.19 / Galera 26.4.23 report no progress at all\n"
-        "# (tests/fixtures/statusfile): there, this stays silent and a long transfer shows in\n"
-        "# GaleraNodeNotSynced (donor) or the joiner's state.",
+        "# A state transfer that has made no progress for 15 minutes, seen two ways:\n"
+        "# - the progress it reports in wsrep_status_file has not moved (10 m unchanged, and reported\n"
+        "#   10 m ago, for 5 m). MariaDB 10.11.19 / Galera 26.4.23 report no progress there at all\n"
+        "#   (tests/fixtures/statusfile), not even with pv installed and wsrep_debug on;\n"
+        "# - on the joiner of an SST (sst_in_progress present), nothing in its datadir written for\n"
+        "#   10 m (galera_sst_datadir_last_write_timestamp_seconds, which exists only then, counts the\n"
+        "#   marker's own creation as a write), for 5 m. Data streams continuously and mariabackup\n"
+        "#   --prepare rewrites files, so 10 m of silence is no phase of a healthy SST (the longest\n"
+        "#   seen in the lab: the donor's fixed 10 s sleep before streaming). A stopped donor makes\n"
+        "#   the joiner wait for ever (the script has no timeout once data flows: seen for 11 min in\n"
+        "#   the lab), and a marker left by an SST that was killed (systemd's SIGKILL, power loss)\n"
+        "#   never moves: the node is 'joining', never 'crashed', so this is the alert that reports\n"
+        "#   it. A joiner that started two SSTs in 30 m is GaleraNodeRejoinFailing's, not this one's.\n"
+        "#   A walk cut short (scan_incomplete) may have missed the files being written: silent.\n"
+        "# The value is the stuck fraction (progress arm) or the seconds since the last write.",
         alert(
             "GaleraStateTransferStalled",
             "max by (cluster, instance, kind, role) (\n"
-            "  (galera_status_file_progress_done / galera_status_file_progress_expected < 1)\n"
-            "  * on (cluster, job, instance) group_left (kind, role) galera_status_file_transfer\n"
-            "  and on (cluster, job, instance) changes(galera_status_file_progress_done[10m]) == 0\n"
-            "  and on (cluster, job, instance) galera_status_file_progress_done offset 10m\n"
+            "    (galera_status_file_progress_done / galera_status_file_progress_expected < 1)\n"
+            "    * on (cluster, job, instance) group_left (kind, role) galera_status_file_transfer\n"
+            "    and on (cluster, job, instance) changes(galera_status_file_progress_done[10m]) == 0\n"
+            "    and on (cluster, job, instance) galera_status_file_progress_done offset 10m\n"
+            "  or\n"
+            "    label_replace(\n"
+            "      label_replace(\n"
+            "        time() - galera_sst_datadir_last_write_timestamp_seconds > 600,\n"
+            '        "kind", "sst", "", ""),\n'
+            '      "role", "joiner", "", "")\n'
+            "    unless on (cluster, job, instance) galera_sst_datadir_scan_incomplete == 1\n"
+            "    unless on (cluster, job, instance)\n"
+            "      galera_sst_starts_total - galera_sst_starts_total offset 30m >= 2\n"
             ")",
             "5m",
             "warning",
             "A Galera state transfer has stopped progressing.",
             "{{ $labels.instance }} (cluster {{ $labels.cluster }}) is the {{ $labels.role }} of an"
-            " {{ $labels.kind | toUpper }} that has been stuck at {{ $value | humanizePercentage }}"
-            " for 15 minutes (wsrep_status_file). Check both ends: the donor's and joiner's error"
-            " logs, the SST log in the joiner's datadir, disk space and the SST/IST ports"
-            " between them.",
+            " {{ $labels.kind | toUpper }} that"
+            "{{ if lt $value 1.0 }} has been stuck at {{ $value | humanizePercentage }}"
+            " for 15 minutes (wsrep_status_file)"
+            "{{ else }} has written nothing to its datadir for {{ $value | humanizeDuration }}"
+            " (sst_in_progress present){{ end }}."
+            " Check both ends: is the joiner's mysqld still running, is the donor's SST"
+            " (mariabackup, socat) alive, the donor's and joiner's error logs, disk space and the"
+            " SST/IST ports between them.",
         ),
     ),
     (

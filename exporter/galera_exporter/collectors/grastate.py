@@ -15,6 +15,7 @@ from prometheus_client.metrics_core import Metric
 
 from galera_exporter import parse
 from galera_exporter.collectors.base import CollectorError, Scrape
+from galera_exporter.collectors.sst_activity import SstActivity, activity_metrics
 from galera_exporter.collectors.statefile import (
     MAX_STATE_FILE_BYTES,
     BoundedFileReader,
@@ -76,6 +77,7 @@ class GrastateCollector:
         self._last_problems: tuple[str, ...] = ()
         self._sst_starts = 0
         self._sst_marker_mtime: float | None = None
+        self._sst_activity = SstActivity(self._datadir)
 
     def collect(self, scrape: Scrape) -> Iterable[Metric]:
         timeout = max(bounded_timeout(scrape.remaining()), MIN_READ_SECONDS)
@@ -87,6 +89,13 @@ class GrastateCollector:
         yield from grastate_metrics(grastate_path, grastate)
         yield from gvwstate_metrics(gvwstate_path, gvwstate)
         yield from self._sst_metrics(marker)
+        if marker.present:
+            # Only while a transfer runs (or its marker was left behind): the datadir walk
+            # costs nothing on the other nodes and at other times.
+            walk = self._sst_activity.read(
+                max(bounded_timeout(scrape.remaining()), MIN_READ_SECONDS)
+            )
+            yield from activity_metrics(walk, marker.mtime)
         unreadable = GaugeMetricFamily(
             "galera_state_file_unreadable",
             "1 if the state file exists but could not be read (permission denied, not a "
