@@ -450,13 +450,33 @@ def overview() -> Json:
                     legend="{{instance}}",
                 )
             ],
-            w=12,
+            w=6,
             h=6,
             unit="percentunit",
             description=(
                 "status.progress done/total of the wsrep status file, while a transfer reports "
                 "it. MariaDB 10.11.19 / Galera 26.4.23 report none (docs/status-file.md): "
-                "empty there; the phase panel shows how far a recovery got."
+                "empty there; the next panel and the phase panel show how far a recovery got."
+            ),
+        )
+    )
+    panels.append(
+        timeseries(
+            lay,
+            "SST data on the joiner",
+            [
+                target(
+                    f"max by (instance) (galera_sst_datadir_bytes{{{sel}}})", legend="{{instance}}"
+                )
+            ],
+            w=6,
+            h=6,
+            unit="bytes",
+            description=(
+                "Bytes in the joiner's datadir while an SST runs (sst_in_progress present; "
+                "collector grastate): the stream arriving, on every MariaDB version. A flat line "
+                "for 10 minutes is GaleraStateTransferStalled. Empty when no SST runs, or when "
+                "the exporter may not list the datadir (docs/deploy.md)."
             ),
         )
     )

@@ -19,6 +19,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from galera_exporter.collectors.backend_log import BackendLogCollector
 from galera_exporter.collectors.base import Scrape
 from galera_exporter.collectors.errorlog import ErrorLogCollector
+from galera_exporter.collectors.grastate import GrastateCollector
+from galera_exporter.exporter import Exporter, ScrapeRegistry
 from tests.support import yamlfile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,6 +100,19 @@ def log_source_names(timeout: float = 10.0) -> set[str]:
             backend.close()
             errorlog.close()
     return names
+
+
+def sst_activity_names() -> set[str]:
+    """The names the grastate collector adds only mid-SST (no golden state was captured then):
+    run for real over a datadir holding the joiner's sst_in_progress marker."""
+    with tempfile.TemporaryDirectory() as tmp:
+        datadir = Path(tmp)
+        (datadir / "sst_in_progress").write_text("")
+        (datadir / ".sst").mkdir()
+        (datadir / ".sst" / "ibdata1").write_bytes(b"x" * 4096)
+        exporter = Exporter([GrastateCollector(tmp, tiebreak_key=1)])
+        registry = ScrapeRegistry(exporter, time.monotonic() + 5)
+        return sample_names(generate_latest(registry).decode())
 
 
 def recording_rule_names() -> set[str]:

@@ -25,6 +25,7 @@ def known_names() -> set[str]:
     return (
         known_metrics.golden_names()
         | known_metrics.log_source_names()
+        | known_metrics.sst_activity_names()
         | known_metrics.recording_rule_names()
         | known_metrics.PROMETHEUS_OWN
     )
