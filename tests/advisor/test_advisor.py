@@ -4,6 +4,7 @@ exporters that fail: closed port, hanging, garbage, HTTP 401, TLS."""
 from __future__ import annotations
 
 import json
+import os
 import ssl
 import time
 from collections.abc import Iterator
@@ -451,3 +452,28 @@ def test_no_access_is_not_called_down(
     row = next(line for line in out.splitlines() if line.startswith("node3 "))
     assert row.split()[1:3] == ["no", "answer"] and "(auth)" in row and row.endswith("no_access")
     assert "mysqld on node3 answers but refuses the exporter (auth)" in out
+
+
+@pytest.mark.timeout(60)  # a FIFO opened for reading would wait here for ever
+def test_config_and_password_files_never_block_or_load_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO, a directory or a huge file given as the config or password file is a usage
+    error naming the file and why, at once: a FIFO is never waited on for a writer."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.yml"
+    huge.write_bytes(b"#" * (settings.MAX_FILE_BYTES + 1))
+    url = f"n1=127.0.0.1:{closed_port()}"
+    cases = [
+        (["--config.file", str(fifo)], f"config file {fifo}: not a regular file"),
+        (["--config.file", str(tmp_path)], f"config file {tmp_path}: not a regular file"),
+        (["--config.file", str(huge)], f"larger than {settings.MAX_FILE_BYTES} bytes"),
+        (
+            ["--basic-auth.username", "u", "--basic-auth.password-file", str(fifo), url],
+            f"password file {fifo}: not a regular file",
+        ),
+    ]
+    for args, wanted in cases:
+        assert cli.main(args) == settings.EXIT_USAGE, args
+        assert wanted in capsys.readouterr().err, args

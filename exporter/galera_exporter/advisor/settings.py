@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from galera_exporter.advisor.fetch import Client, Target
+from galera_exporter.regularfile import read_regular_file
 
 EXIT_USAGE = 4  # 0-3 are the cluster's state (report.EXIT_STATUS)
 DEFAULT_TIMEOUT_SECONDS = 5.0
@@ -168,15 +168,12 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_file(path: str, what: str) -> bytes:
+    """A config or password file: regular, small, opened without blocking (regularfile.py: a
+    FIFO put there must not hang the advisor, a huge file must not be read whole)."""
     try:
-        file = Path(path)
-        if not stat.S_ISREG(file.stat().st_mode):
-            raise SettingsError(f"{what} {path}: not a regular file")
-        data = file.read_bytes()[: MAX_FILE_BYTES + 1]
+        data, _ = read_regular_file(path, MAX_FILE_BYTES)
     except OSError as err:
         raise SettingsError(f"{what} {path}: {err.strerror}") from err
-    if len(data) > MAX_FILE_BYTES:
-        raise SettingsError(f"{what} {path}: larger than {MAX_FILE_BYTES} bytes")
     return data
 
 
