@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.dashboards import known_metrics, promql
+from tests.dashboards import promql
 from tests.dashboards.generator import codes, frame, galera_dashboards, queries
-from tests.support import yamlfile
+from tests.support import known_metrics, yamlfile
 
 PROMTOOL = "/usr/bin/promtool"
 DASHBOARDS = {p.name: p for p in promql.DASHBOARD_FILES}
