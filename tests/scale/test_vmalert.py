@@ -11,7 +11,8 @@ tests' job.
 
 Compared: each Alertmanager's API v2 alerts, and every recorded series. Ignored: the fields that
 say who sent an alert and when (generatorURL, startsAt, endsAt, updatedAt, fingerprint,
-receivers), the labels in VMALERT_ONLY_LABELS, and recorded series whose value is NaN.
+receivers), the labels in VMALERT_ONLY_LABELS, recorded series whose value is NaN, and
+once a node has restarted or stopped the rate() recordings (rate_derived).
 """
 
 from __future__ import annotations
@@ -219,11 +220,13 @@ def recorded(base: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
 
 
 def rate_derived(lab: Lab) -> set[str]:
-    """Recordings built on `rate()` (or reading one). After a node's mysqld stops, its counters
-    end; over the following 5 minutes PromQL's rate() divides what is left in the window by the
-    whole window and extrapolates to its edges, MetricsQL's by the time its samples span: the
-    values drift apart (13.3 vs 3.3 B/s seen) and the series end at different evaluations. Not
-    part of any decision; compared only where no node has stopped."""
+    """Recordings built on `rate()` (or reading one). On a counter that restarted (mysqld
+    restarted) or ended (mysqld stopped) within the last 5 minutes, rate() depends on which
+    samples the scraper caught around the restart or the end, far beyond the 50 % allowed to
+    sampling: between the lab Prometheus and vmalert on the central Prometheus (two PromQL
+    engines, vmagent scraping at other instants) 0.0 vs 0.99 and 2.1 vs 3.3 B/s were seen, and
+    7.6 vs 1.2 B/s against VictoriaMetrics, whose rate() also does not extrapolate like
+    PromQL's. No decision reads them: compared only until a node has restarted or stopped."""
     rules = recording_rules(lab)
     found = {name for name, expr in rules.items() if "rate(" in expr}
     while True:
@@ -308,28 +311,19 @@ def test_vmalert_loads_every_rule(lab: Lab, vm: VmStack) -> None:
 
 
 def test_victoriametrics_records_what_prometheus_records(lab: Lab, vm: VmStack) -> None:
-    """vmalert on VictoriaMetrics (MetricsQL), healthy then one node crashed: every recorded
-    series as Prometheus records it, and the same alerts at both Alertmanagers. The cluster
-    down is compared in test_victoriametrics_agrees_with_the_cluster_down, after the vmalert
-    test has stopped every node."""
+    """vmalert on VictoriaMetrics (MetricsQL), healthy: every recorded series as Prometheus
+    records it. The faults follow, each made once with both vmalerts compared in it:
+    test_same_alerts_through_vmalert (one node killed, all nodes stopped) and
+    test_victoriametrics_agrees_with_the_cluster_down (two killed, then all)."""
     quiet(lab, vm, "vmalert-vm")
     # VictoriaMetrics 1.79.5 makes a NEW series searchable only 10-15 s after its first sample
     # (measured), and each level of the rule chain creates new series: hence the minutes.
     same_recordings(lab, vm.store("vmalert-vm"), VM_SETTLE_SECONDS)
 
-    # One node crashes: the sparse per-node code, the node states, positions and the
-    # scenario all change; a warning reaches vmalert-vm's Alertmanager as Prometheus'.
-    crashed = {"instance": instance(lab, 1)}
-    started = time.monotonic()
-    lab.scenario("one-killed")
-    alert = same_alert(lab, vm, "GaleraNodeCrashed", crashed, started, evaluator="vmalert-vm")
-    assert "2 of 3 members" in alert["annotations"]["description"]
-    same_recordings(lab, vm.store("vmalert-vm"), VM_SETTLE_SECONDS)
-    ok(lab.cfg_cm_cluster(1, "--restart-node"))
-    gone(lab, vm, "GaleraNodeCrashed", crashed, evaluator="vmalert-vm")
-
 
 def test_same_alerts_through_vmalert(lab: Lab, vm: VmStack) -> None:
+    """vmalert on the PromQL store through one node killed and all nodes stopped; at each
+    fault vmalert on VictoriaMetrics is compared too (its alerts and recordings)."""
     quiet(lab, vm, "vmalert")
     # Healthy: vmalert records every series exactly as Prometheus does.
     same_recordings(lab, vm.store("vmalert"), 60.0)
@@ -350,8 +344,13 @@ def test_same_alerts_through_vmalert(lab: Lab, vm: VmStack) -> None:
         30.0,
         interval=0.5,
     )
+    # VictoriaMetrics as the engine, same fault: the sparse per-node code, the node states,
+    # positions and the scenario all change; the warning reaches vmalert-vm's Alertmanager.
+    same_alert(lab, vm, "GaleraNodeCrashed", crashed, started, evaluator="vmalert-vm")
+    same_recordings(lab, vm.store("vmalert-vm"), VM_SETTLE_SECONDS)
     ok(lab.cfg_cm_cluster(1, "--restart-node"))
     gone(lab, vm, "GaleraNodeCrashed", crashed)
+    gone(lab, vm, "GaleraNodeCrashed", crashed, evaluator="vmalert-vm")
 
     # All nodes stopped cleanly: the bootstrap twin names the last node out, with
     # descriptions and evidence built from `query`, `sortByLabel`, `range`, `index`, `printf`.
@@ -365,7 +364,15 @@ def test_same_alerts_through_vmalert(lab: Lab, vm: VmStack) -> None:
     evidence = alert["annotations"]["evidence"]
     for number in (1, 2, 3):
         assert f"{instance(lab, number)} stopped, seqno " in evidence
-    same_recordings(lab, vm.store("vmalert"), 60.0)
+    # The rate() recordings are left out from now on: node 1 restarted and all have stopped
+    # within their 5-minute window (rate_derived).
+    counters_ended = frozenset(rate_derived(lab))
+    same_recordings(lab, vm.store("vmalert"), 60.0, ignore=counters_ended)
+    # VictoriaMetrics as the engine: the case that stayed at split_brain while
+    # cluster:galera_scenario:info joined its rows with `or on (cluster)`.
+    same_alert(lab, vm, "GaleraClusterStopped", labels, started, evaluator="vmalert-vm")
+    same_recordings(lab, vm.store("vmalert-vm"), VM_SETTLE_SECONDS, ignore=counters_ended)
+    assert candidates(vm.store("vmalert-vm")) == [(last_out, "0")]
 
     # A restarted vmalert restores the alert's active-since from ALERTS_FOR_STATE (remote
     # read): it fires again at once instead of serving its `for:` again.
@@ -410,35 +417,20 @@ def test_same_alerts_through_vmalert(lab: Lab, vm: VmStack) -> None:
     assert "error while restoring" not in log, log[log.find("error while restoring") :][:800]
 
 
-def scenario_is(lab: Lab, scenario: str) -> bool:
-    """The lab Prometheus records `scenario` for the lab's cluster."""
-    cluster = lab.cluster.spec.cluster_name
-    selector = f'cluster:galera_scenario:info{{cluster="{cluster}",scenario="{scenario}"}}'
-    return bool(instant_query(lab.stack.urls["prometheus"], selector))
+def candidates(store: str) -> list[tuple[str, str]]:
+    """instance:galera_bootstrap_candidate:bool in `store`: (instance, force) of each."""
+    found = instant_query(store, "instance:galera_bootstrap_candidate:bool")
+    return [(c["metric"]["instance"], c["metric"]["force"]) for c in found]
 
 
 def test_victoriametrics_agrees_with_the_cluster_down(lab: Lab, vm: VmStack) -> None:
-    """vmalert on VictoriaMetrics with no node running: all nodes stopped (the vmalert test
-    leaves them so; the case that stayed at split_brain while `cluster:galera_scenario:info`
-    joined its rows with `or on (cluster)`), then two nodes killed. Every decision series
-    (scenario, positions, the one bootstrap candidate and its force) and the alert naming the
-    node must be Prometheus'. Left out once nodes have stopped: the rate() recordings
-    (rate_derived: MetricsQL's rate() is another function on a series that ended)."""
+    """vmalert on VictoriaMetrics with no Primary component: two nodes killed, then the survivor
+    killed too. Every decision series (scenario, positions, the one bootstrap candidate and its
+    force) and the alerts must be Prometheus'. The survivor's death ends its force="1"
+    candidate, its live position and the quorum_lost row at once: stale left operands, which
+    `or on` used to fill. Left out: the rate() recordings (rate_derived)."""
     ignore = frozenset(rate_derived(lab))
-    started = time.monotonic()
-    if not scenario_is(lab, "stopped"):  # run alone: reach the state the vmalert test leaves
-        lab.reset()
-        lab.scenario("all-stopped")
-    last_out = instance(lab, 3)
-    labels = {"instance": last_out, "advice": "bootstrap"}
-    alert = same_alert(lab, vm, "GaleraClusterStopped", labels, started, evaluator="vmalert-vm")
-    assert alert["annotations"]["bootstrap_node"] == last_out
-    same_recordings(lab, vm.store("vmalert-vm"), VM_SETTLE_SECONDS, ignore=ignore)
-    candidate = instant_query(vm.store("vmalert-vm"), "instance:galera_bootstrap_candidate:bool")
-    assert [(c["metric"]["instance"], c["metric"]["force"]) for c in candidate] == [(last_out, "0")]
-
-    # Two nodes killed: the survivor runs non-Primary (a live position), the killed nodes are
-    # covered by it; the survivor is named with force="1".
+    # From the previous test's stopped cluster (or any state when run alone).
     print(f"[vm] back to healthy in {lab.reset():.1f}s")
     survivor = instance(lab, 3)
     labels = {"instance": survivor, "advice": "bootstrap"}
@@ -447,8 +439,7 @@ def test_victoriametrics_agrees_with_the_cluster_down(lab: Lab, vm: VmStack) -> 
     alert = same_alert(lab, vm, "GaleraQuorumLost", labels, started, evaluator="vmalert-vm")
     assert alert["annotations"]["bootstrap_node"] == survivor
     same_recordings(lab, vm.store("vmalert-vm"), VM_SETTLE_SECONDS, ignore=ignore)
-    candidate = instant_query(vm.store("vmalert-vm"), "instance:galera_bootstrap_candidate:bool")
-    assert [(c["metric"]["instance"], c["metric"]["force"]) for c in candidate] == [(survivor, "1")]
+    assert candidates(vm.store("vmalert-vm")) == [(survivor, "1")]
 
     # The survivor killed too: every node crashed. Whatever the rules then say (a node is named
     # only if its position is known), both engines must say it alike.
@@ -457,4 +448,4 @@ def test_victoriametrics_agrees_with_the_cluster_down(lab: Lab, vm: VmStack) -> 
     cluster = {"cluster": lab.cluster.spec.cluster_name}
     same_alert(lab, vm, "GaleraClusterCrashed", cluster, started, evaluator="vmalert-vm")
     same_recordings(lab, vm.store("vmalert-vm"), VM_SETTLE_SECONDS, ignore=ignore)
-    assert scenario_is(lab, "crashed")
+    assert candidates(vm.store("vmalert-vm")) == candidates(lab.stack.urls["prometheus"])
