@@ -339,6 +339,16 @@ def test_every_recorded_scenario_and_state_has_a_mapping() -> None:
     assert scenarios == set(codes.SCENARIOS)
     values = {s.code for s in codes.SCENARIOS.values()}
     assert len(values) == len(scenarios) and codes.UNKNOWN_SCENARIO.code not in values
+    # cluster:galera_scenario:code records the panel's own codes: the label comes from them.
+    info = _rule_expr("cluster:galera_scenario:info")
+    by_code = dict(re.findall(r'code == (\d+), "scenario", "(\w+)"', info))
+    assert {name: int(c) for c, name in by_code.items()} == {
+        name: s.code for name, s in codes.SCENARIOS.items()
+    }
+    recorded = {
+        int(c) for c in re.findall(r"\* 0 \+ (\d+)", _rule_expr("cluster:galera_scenario:code"))
+    }
+    assert recorded == values
     # Primary nodes are `instance:up:galera_job` (1) relabelled; every other state is one
     # code of instance:galera_node_not_primary:code, relabelled by `code == N`.
     state_rule = _rule_expr("instance:galera_node:state")

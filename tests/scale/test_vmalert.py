@@ -11,7 +11,8 @@ tests' job.
 
 Compared: each Alertmanager's API v2 alerts, and every recorded series. Ignored: the fields that
 say who sent an alert and when (generatorURL, startsAt, endsAt, updatedAt, fingerprint,
-receivers), the labels in VMALERT_ONLY_LABELS, and recorded series whose value is NaN.
+receivers), the labels in VMALERT_ONLY_LABELS, recorded series whose value is NaN, and
+once a node has restarted or stopped the rate() recordings (rate_derived).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from galera_lab import faults
 from galera_lab.lab import Lab, running_lab
 from galera_lab.wait import wait_for
 from tests.e2e.conftest import E2E_MAX_FOR_SECONDS, rules_with_capped_for
@@ -217,15 +219,42 @@ def recorded(base: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     return out
 
 
-def same_recordings(lab: Lab, store: str, timeout: float) -> None:
+def rate_derived(lab: Lab) -> set[str]:
+    """Recordings built on `rate()` (or reading one). On a counter that restarted (mysqld
+    restarted) or ended (mysqld stopped) within the last 5 minutes, rate() depends on which
+    samples the scraper caught around the restart or the end, far beyond the 50 % allowed to
+    sampling: between the lab Prometheus and vmalert on the central Prometheus (two PromQL
+    engines, vmagent scraping at other instants) 0.0 vs 0.99 and 2.1 vs 3.3 B/s were seen, and
+    7.6 vs 1.2 B/s against VictoriaMetrics, whose rate() also does not extrapolate like
+    PromQL's. No decision reads them: compared only until a node has restarted or stopped."""
+    rules = recording_rules(lab)
+    found = {name for name, expr in rules.items() if "rate(" in expr}
+    while True:
+        more = {
+            name
+            for name, expr in rules.items()
+            if name not in found and any(dep in expr for dep in found)
+        }
+        if not more:
+            return found
+        found |= more
+
+
+def same_recordings(
+    lab: Lab, store: str, timeout: float, *, ignore: frozenset[str] = frozenset()
+) -> None:
     """Wait until every recorded series in `store` equals the lab Prometheus' own: the same
-    label sets, the same values (within 50 % for the sampling-dependent ones)."""
+    label sets, the same values (within 50 % for the sampling-dependent ones). The names in
+    `ignore` are left out (their differences printed)."""
     diff: dict[str, Any] = {}
+    ignored: dict[str, Any] = {}
+    started = time.monotonic()
 
     approximate = sampling_dependent(lab)
 
     def probe() -> bool:
         diff.clear()
+        ignored.clear()
         for name in recorded_names(lab):
             theirs = recorded(store, name)
             mine = recorded(lab.stack.urls["prometheus"], name)
@@ -233,7 +262,7 @@ def same_recordings(lab: Lab, store: str, timeout: float) -> None:
                 same_value(theirs[k], mine[k], name in approximate) for k in mine
             )
             if not equal:
-                diff[name] = {
+                (ignored if name in ignore else diff)[name] = {
                     "Prometheus only": sorted(set(mine.items()) - set(theirs.items())),
                     "vmalert only": sorted(set(theirs.items()) - set(mine.items())),
                 }
@@ -245,6 +274,11 @@ def same_recordings(lab: Lab, store: str, timeout: float) -> None:
         raise AssertionError(
             f"recorded series differ ({', '.join(diff)}):\n{json.dumps(diff, indent=1)[:4000]}"
         ) from err
+    compared = len(set(recorded_names(lab)) - ignore)
+    took = time.monotonic() - started
+    print(f"[vm] {compared} recorded names equal in {store} after {took:.0f}s")
+    if ignored:
+        print(f"[vm] left out, differing: {json.dumps(ignored)[:1500]}")
 
 
 def quiet(lab: Lab, vm: VmStack, evaluator: str) -> None:
@@ -277,28 +311,19 @@ def test_vmalert_loads_every_rule(lab: Lab, vm: VmStack) -> None:
 
 
 def test_victoriametrics_records_what_prometheus_records(lab: Lab, vm: VmStack) -> None:
-    """vmalert on VictoriaMetrics (MetricsQL), healthy then one node crashed: every recorded
-    series as Prometheus records it, and the same alerts at both Alertmanagers. Not yet true
-    for every scenario: after all nodes stop, MetricsQL 1.79.5 fills `or on (cluster)` from a
-    series that just went stale (docs/scaling.md, Differences found)."""
+    """vmalert on VictoriaMetrics (MetricsQL), healthy: every recorded series as Prometheus
+    records it. The faults follow, each made once with both vmalerts compared in it:
+    test_same_alerts_through_vmalert (one node killed, all nodes stopped) and
+    test_victoriametrics_agrees_with_the_cluster_down (two killed, then all)."""
     quiet(lab, vm, "vmalert-vm")
     # VictoriaMetrics 1.79.5 makes a NEW series searchable only 10-15 s after its first sample
     # (measured), and each level of the rule chain creates new series: hence the minutes.
     same_recordings(lab, vm.store("vmalert-vm"), VM_SETTLE_SECONDS)
 
-    # One node crashes: the sparse per-node code, the node states, positions and the
-    # scenario all change; a warning reaches vmalert-vm's Alertmanager as Prometheus'.
-    crashed = {"instance": instance(lab, 1)}
-    started = time.monotonic()
-    lab.scenario("one-killed")
-    alert = same_alert(lab, vm, "GaleraNodeCrashed", crashed, started, evaluator="vmalert-vm")
-    assert "2 of 3 members" in alert["annotations"]["description"]
-    same_recordings(lab, vm.store("vmalert-vm"), VM_SETTLE_SECONDS)
-    ok(lab.cfg_cm_cluster(1, "--restart-node"))
-    gone(lab, vm, "GaleraNodeCrashed", crashed, evaluator="vmalert-vm")
-
 
 def test_same_alerts_through_vmalert(lab: Lab, vm: VmStack) -> None:
+    """vmalert on the PromQL store through one node killed and all nodes stopped; at each
+    fault vmalert on VictoriaMetrics is compared too (its alerts and recordings)."""
     quiet(lab, vm, "vmalert")
     # Healthy: vmalert records every series exactly as Prometheus does.
     same_recordings(lab, vm.store("vmalert"), 60.0)
@@ -319,8 +344,13 @@ def test_same_alerts_through_vmalert(lab: Lab, vm: VmStack) -> None:
         30.0,
         interval=0.5,
     )
+    # VictoriaMetrics as the engine, same fault: the sparse per-node code, the node states,
+    # positions and the scenario all change; the warning reaches vmalert-vm's Alertmanager.
+    same_alert(lab, vm, "GaleraNodeCrashed", crashed, started, evaluator="vmalert-vm")
+    same_recordings(lab, vm.store("vmalert-vm"), VM_SETTLE_SECONDS)
     ok(lab.cfg_cm_cluster(1, "--restart-node"))
     gone(lab, vm, "GaleraNodeCrashed", crashed)
+    gone(lab, vm, "GaleraNodeCrashed", crashed, evaluator="vmalert-vm")
 
     # All nodes stopped cleanly: the bootstrap twin names the last node out, with
     # descriptions and evidence built from `query`, `sortByLabel`, `range`, `index`, `printf`.
@@ -334,7 +364,15 @@ def test_same_alerts_through_vmalert(lab: Lab, vm: VmStack) -> None:
     evidence = alert["annotations"]["evidence"]
     for number in (1, 2, 3):
         assert f"{instance(lab, number)} stopped, seqno " in evidence
-    same_recordings(lab, vm.store("vmalert"), 60.0)
+    # The rate() recordings are left out from now on: node 1 restarted and all have stopped
+    # within their 5-minute window (rate_derived).
+    counters_ended = frozenset(rate_derived(lab))
+    same_recordings(lab, vm.store("vmalert"), 60.0, ignore=counters_ended)
+    # VictoriaMetrics as the engine: the case that stayed at split_brain while
+    # cluster:galera_scenario:info joined its rows with `or on (cluster)`.
+    same_alert(lab, vm, "GaleraClusterStopped", labels, started, evaluator="vmalert-vm")
+    same_recordings(lab, vm.store("vmalert-vm"), VM_SETTLE_SECONDS, ignore=counters_ended)
+    assert candidates(vm.store("vmalert-vm")) == [(last_out, "0")]
 
     # A restarted vmalert restores the alert's active-since from ALERTS_FOR_STATE (remote
     # read): it fires again at once instead of serving its `for:` again.
@@ -377,3 +415,37 @@ def test_same_alerts_through_vmalert(lab: Lab, vm: VmStack) -> None:
     # rules/generate.py's INSTANCE_ARG keeps those templates valid.
     log = (vm.base / "vmalert.log").read_text(errors="replace")
     assert "error while restoring" not in log, log[log.find("error while restoring") :][:800]
+
+
+def candidates(store: str) -> list[tuple[str, str]]:
+    """instance:galera_bootstrap_candidate:bool in `store`: (instance, force) of each."""
+    found = instant_query(store, "instance:galera_bootstrap_candidate:bool")
+    return [(c["metric"]["instance"], c["metric"]["force"]) for c in found]
+
+
+def test_victoriametrics_agrees_with_the_cluster_down(lab: Lab, vm: VmStack) -> None:
+    """vmalert on VictoriaMetrics with no Primary component: two nodes killed, then the survivor
+    killed too. Every decision series (scenario, positions, the one bootstrap candidate and its
+    force) and the alerts must be Prometheus'. The survivor's death ends its force="1"
+    candidate, its live position and the quorum_lost row at once: stale left operands, which
+    `or on` used to fill. Left out: the rate() recordings (rate_derived)."""
+    ignore = frozenset(rate_derived(lab))
+    # From the previous test's stopped cluster (or any state when run alone).
+    print(f"[vm] back to healthy in {lab.reset():.1f}s")
+    survivor = instance(lab, 3)
+    labels = {"instance": survivor, "advice": "bootstrap"}
+    started = time.monotonic()
+    lab.scenario("two-killed")
+    alert = same_alert(lab, vm, "GaleraQuorumLost", labels, started, evaluator="vmalert-vm")
+    assert alert["annotations"]["bootstrap_node"] == survivor
+    same_recordings(lab, vm.store("vmalert-vm"), VM_SETTLE_SECONDS, ignore=ignore)
+    assert candidates(vm.store("vmalert-vm")) == [(survivor, "1")]
+
+    # The survivor killed too: every node crashed. Whatever the rules then say (a node is named
+    # only if its position is known), both engines must say it alike.
+    started = time.monotonic()
+    faults.kill(lab.node(3))
+    cluster = {"cluster": lab.cluster.spec.cluster_name}
+    same_alert(lab, vm, "GaleraClusterCrashed", cluster, started, evaluator="vmalert-vm")
+    same_recordings(lab, vm.store("vmalert-vm"), VM_SETTLE_SECONDS, ignore=ignore)
+    assert candidates(vm.store("vmalert-vm")) == candidates(lab.stack.urls["prometheus"])
