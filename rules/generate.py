@@ -863,7 +863,7 @@ RECOVERY: list[tuple[str | None, Alert]] = [
             "{{ $labels.instance }} (cluster {{ $labels.cluster }}) is the {{ $labels.role }} of an"
             " {{ $labels.kind | toUpper }} that"
             '{{ if and (eq $labels.kind "ist") (ge $value 1.0) }} has applied no write-set for'
-            " 15 minutes (wsrep_last_committed stuck at {{ $value }}: mysqld up, Joining)"
+            ' 15 minutes (wsrep_last_committed stuck at {{ printf "%.0f" $value }}: mysqld up, Joining)'
             "{{ else if lt $value 1.0 }} has been stuck at {{ $value | humanizePercentage }}"
             " for 15 minutes (wsrep_status_file)"
             "{{ else }} has written nothing to its datadir for {{ $value | humanizeDuration }}"

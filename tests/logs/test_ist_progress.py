@@ -46,8 +46,10 @@ def test_the_capture_in_order() -> None:
     ("line", "done", "total"),
     [
         (LINE, 63, 150),
-        (b"2026-11-27  8:54:05 0 [Note] WSREP: Receiving IST...  0.0% (0/3 events) complete.", 0, 3),
-        (b"2026-11-27 08:54:05 0 [Note] WSREP: Receiving IST... 100.0% (3/3 events) complete.\r", 3, 3),
+        (b"2026-11-27  8:54:05 0 [Note] WSREP: Receiving IST...  0.0% (0/3 events)"
+         b" complete.", 0, 3),
+        (b"2026-11-27 08:54:05 0 [Note] WSREP: Receiving IST... 100.0% (3/3 events)"
+         b" complete.\r", 3, 3),
         (
             b"2026-10-06T01:44:30.673582Z 0 [Note] [MY-000000] [Galera] Receiving IST... 50.0%"
             b" (1/2 events) complete.",
