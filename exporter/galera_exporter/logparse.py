@@ -285,8 +285,32 @@ _THREAD0_LINE = re.compile(
 # layout check: a newline in a user name can still forge one of them (docs/logs.md).
 MAIN_THREAD_EVENTS = frozenset({Event.UNSAFE_BOOTSTRAP_REFUSED, Event.SHUTDOWN, Event.ABORTED})
 
+# Galera's IST receiver (gu::Progress) on the joiner, at the start, then at most every ~10 s
+# while events arrive, and at the end:
+#   2026-11-27  8:54:05 0 [Note] WSREP: Receiving IST... 42.0% (63/150 events) complete.
+# Only the counts are kept, bounded like seqnos (an IST is a seqno range) and done <= total,
+# so a forged line cannot produce an absurd value; the percentage is not trusted.
+IST_PROGRESS_RE = re.compile(
+    _prefix(rb"Note")
+    + rb"(?:WSREP: |\[WSREP\] |\[Galera\] )Receiving IST\.\.\. {0,4}\d{1,3}\.\d%"
+    + rb" \((?P<done>\d{1,19})/(?P<total>\d{1,19}) events\) complete\.[ \t\r]*\Z"
+)
+# Lines after which the progress of an earlier IST no longer describes the server: it stopped
+# (shutdown, aborted start) or a new server process started ("Starting MariaDB ..." is the
+# first line of every start, also after a kill -9, which writes nothing).
+SERVER_START_RE = re.compile(
+    _prefix(rb"Note|System") + _SERVER + rb"(?:Starting MariaDB |" + _BINARY + rb" \(mysqld )"
+)
+# The last line of a server that gave up on its own (donor lost mid-IST: "Unrecoverable error
+# happened above. Aborting..." then "WSREP: /usr/sbin/mariadbd: Terminated.").
+SERVER_TERMINATED_RE = re.compile(_PREFIX + _WSREP + _BINARY + rb": Terminated\.")
+
 # Every line of interest contains one of these (each pattern above needs its literal).
 _ERRORLOG_LITERALS = (
+    b"Receiving IST... ",
+    b"Starting MariaDB",
+    b"(mysqld ",
+    b": Terminated.",
     b"Recovered position: ",
     b"It may not be safe to bootstrap",
     b"SST ",
@@ -307,9 +331,19 @@ class RecoveredPosition:
 
 
 @dataclass(frozen=True)
+class IstProgress:
+    done: int  # events received so far, <= total
+    total: int  # events the IST brings
+    timestamp: float | None  # from the line, if it has one we understand
+
+
+@dataclass(frozen=True)
 class ErrorLogLine:
     events: tuple[Event, ...]
     recovered: RecoveredPosition | None
+    ist: IstProgress | None = None
+    # A new server process, or the end of one: progress logged before it is over.
+    run_boundary: bool = False
 
 
 def next_run(run: int, line: bytes) -> int:
@@ -337,6 +371,16 @@ def _recovered(line: bytes, run: int) -> RecoveredPosition | None:
     )
 
 
+def _ist_progress(line: bytes) -> IstProgress | None:
+    match = IST_PROGRESS_RE.match(line)
+    if match is None:
+        return None
+    done, total = int(match.group("done")), int(match.group("total"))
+    if total > SEQNO_MAX or done > total:
+        return None
+    return IstProgress(done, total, line_timestamp(line))
+
+
 def parse_errorlog_line(line: bytes, run: int = 0) -> ErrorLogLine | None:
     """What one mysqld error-log line tells us, or None if nothing of interest.
 
@@ -350,9 +394,21 @@ def parse_errorlog_line(line: bytes, run: int = 0) -> ErrorLogLine | None:
         for event, pattern in EVENT_PATTERNS.items()
         if pattern.match(line) and (in_run or event not in MAIN_THREAD_EVENTS)
     )
-    if recovered is None and not events:
+    ist = _ist_progress(line)
+    boundary = (
+        Event.SHUTDOWN in events
+        or Event.ABORTED in events
+        or _main_thread(SERVER_START_RE.match(line))
+        or _main_thread(SERVER_TERMINATED_RE.match(line))
+    )
+    if recovered is None and not events and ist is None and not boundary:
         return None
-    return ErrorLogLine(events, recovered)
+    return ErrorLogLine(events, recovered, ist, boundary)
+
+
+def _main_thread(match: re.Match[bytes] | None) -> bool:
+    """Start-up and termination lines are the main thread's (id 0; none in the old layout)."""
+    return match is not None and match.group("tid") in (b"0", None)
 
 
 def _run_before(block: bytes, start: int, run: int) -> int:

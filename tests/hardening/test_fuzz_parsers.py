@@ -265,10 +265,13 @@ log_line = st.one_of(
                          b"27 Jun 2017 10:11:12,345 ", b"191127  8:54:05 ", b"[", b"", b" "]),
         st.sampled_from([b"[Note] ", b"[ERROR] ", b"[Warning] ", b"ERROR ", b"INFO ", b""]),
         st.sampled_from([b"WSREP: Recovered position: ", b"WSREP: Synchronized with group",
-                         b"Shutdown complete", b"Aborting", b"ready for connections", b""]),
+                         b"Shutdown complete", b"Aborting", b"ready for connections",
+                         b"WSREP: Receiving IST... 50.0% (", b"Starting MariaDB ",
+                         b"WSREP: /usr/sbin/mariadbd: Terminated.", b""]),
         st.one_of(uuid_text.map(str.encode), st.binary(max_size=20)),
         st.sampled_from([b":", b":-1", b":12", b":99999999999999999999", LONG_SEQNO, b",0-1-5",
-                         b""]),
+                         b"1/2 events) complete.", b"9223372036854775808/1 events) complete.",
+                         b"3/9223372036854775807 events) complete.", b""]),
         st.binary(max_size=20),
     ).map(b"".join),
 )  # fmt: skip
@@ -292,6 +295,8 @@ def check_log_line(line: bytes) -> None:
     if parsed is not None and parsed.recovered is not None:
         assert parse.is_uuid(parsed.recovered.uuid)
         assert -1 <= parsed.recovered.seqno <= 2**63 - 1
+    if parsed is not None and parsed.ist is not None:
+        assert 0 <= parsed.ist.done <= parsed.ist.total <= 2**63 - 1
 
 
 @fuzz("log_blocks")

@@ -24,7 +24,12 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 Snapshot = tuple[
-    logparse.RecoveredPosition | None, float | None, dict[logparse.Event, int], int, int
+    logparse.RecoveredPosition | None,
+    float | None,
+    dict[logparse.Event, int],
+    int,
+    int,
+    logparse.IstProgress | None,
 ]
 
 
@@ -48,6 +53,11 @@ class ErrorLogState:
         # in the block before its own (logparse.RECOVERY_RUN_LINES).
         self._run = 0
         self._recovering = False
+        # The last "Receiving IST..." progress of the current server run (None after a start,
+        # shutdown or abort line): state, so recovered from the backlog like the position.
+        self.ist: logparse.IstProgress | None = None
+        self._ist_known = False  # recovery met a progress or run-boundary line
+        self._position_known = False
 
     def recover(self, block: bytes) -> bool:
         """The follower hands older blocks with a few lines of context before them."""
@@ -55,12 +65,17 @@ class ErrorLogState:
             # The newest block's last lines are what the first live line follows.
             self._recovering = True
             self._run = logparse.errorlog_run_after(block)
-        positions = [p.recovered for p in logparse.errorlog_lines(block) if p.recovered]
-        if not positions:
-            return False
+        parsed = logparse.errorlog_lines(block)
+        positions = [p.recovered for p in parsed if p.recovered]
+        runs = [p for p in parsed if p.ist is not None or p.run_boundary]
         with self._lock:
-            self._set_position(positions[-1])
-        return True
+            if positions and not self._position_known:
+                self._position_known = True
+                self._set_position(positions[-1])
+            if runs and not self._ist_known:
+                self._ist_known = True
+                self.ist = runs[-1].ist
+        return self._position_known and self._ist_known
 
     def feed(self, block: bytes) -> None:
         lines = block.count(b"\n")
@@ -75,6 +90,10 @@ class ErrorLogState:
                     self.events[event] += 1
                 if item.recovered is not None:
                     self._set_position(item.recovered)
+                if item.run_boundary:
+                    self.ist = None
+                if item.ist is not None:
+                    self.ist = item.ist
 
     def _set_position(self, position: logparse.RecoveredPosition) -> None:
         self.recovered = position
@@ -82,11 +101,39 @@ class ErrorLogState:
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            return self.recovered, self.recovered_at, dict(self.events), self.lines, self.errors
+            return (
+                self.recovered,
+                self.recovered_at,
+                dict(self.events),
+                self.lines,
+                self.errors,
+                self.ist,
+            )
+
+
+def ist_metrics(ist: logparse.IstProgress, src: str) -> Iterable[Metric]:
+    """The current server run's last 'Receiving IST...' line (Galera's joiner progress)."""
+    run = "in the current server run"
+    yield GaugeMetricFamily(
+        "galera_ist_received_events",
+        f"Events received by the last 'Receiving IST... N% (done/total events)' line {run} ({src})",
+        value=ist.done,
+    )
+    yield GaugeMetricFamily(
+        "galera_ist_expected_events",
+        f"Events the IST brings, from the last 'Receiving IST...' line {run} ({src})",
+        value=ist.total,
+    )
+    if ist.timestamp is not None:
+        yield GaugeMetricFamily(
+            "galera_ist_progress_timestamp_seconds",
+            f"When the last 'Receiving IST...' line {run} was written, its own timestamp ({src})",
+            value=ist.timestamp,
+        )
 
 
 class ErrorLogCollector:
-    """galera_recovered_*, galera_errorlog_*."""
+    """galera_recovered_*, galera_errorlog_*, galera_ist_*."""
 
     name = "errorlog"
 
@@ -152,8 +199,10 @@ class ErrorLogCollector:
             )
             return
         status = follower.status()
-        position, position_at, events, lines, errors = state.snapshot()
+        position, position_at, events, lines, errors, ist = state.snapshot()
         src = f"from the mysqld error log {path}"
+        if ist is not None:
+            yield from ist_metrics(ist, src)
         if position is not None:
             yield GaugeMetricFamily(
                 "galera_recovered_seqno",
