@@ -152,6 +152,8 @@ def test_all_unreachable_cannot_tell(capsys: pytest.CaptureFixture[str]) -> None
     assert "Bootstrap nothing" in out["steps"][0]
 
 
+@pytest.mark.alone  # measures wall time against a deadline: make test runs it by itself,
+# after the parallel part (tests/support/workers.py)
 def test_hanging_node_costs_the_timeout_not_more(server: PageServer) -> None:
     args = serve(
         server,
@@ -169,6 +171,8 @@ def test_hanging_node_costs_the_timeout_not_more(server: PageServer) -> None:
     assert (out["scenario"], run.status) == ("degraded", 1)
 
 
+@pytest.mark.alone  # measures wall time against a deadline: make test runs it by itself,
+# after the parallel part (tests/support/workers.py)
 def test_trickling_node_is_cut_off_at_the_timeout(server: PageServer) -> None:
     """Headers at once, then the body 100 bytes every 0.2 s (~40 s for the page): every read
     makes progress, yet the answer comes at the deadline."""

@@ -166,6 +166,8 @@ def test_prometheus_that_cannot_answer(
     assert "On node1: run `sudo cfg-cm-cluster --bootstrap-node`" in out["steps"][1]
 
 
+@pytest.mark.alone  # measures wall time against a deadline: make test runs it by itself,
+# after the parallel part (tests/support/workers.py)
 def test_hanging_prometheus_costs_the_timeout_not_more(
     nodes: tuple[PageServer, list[str]],
 ) -> None:

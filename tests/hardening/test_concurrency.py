@@ -34,6 +34,7 @@ def exporter(node: Node, socket_cnf: Path, tmp_path: Path) -> Iterator[Exporter]
         proc.stop()
 
 
+@pytest.mark.alone  # scrapes within their deadlines under concurrency: not on a loaded machine
 def test_concurrent_scrapes_flat_rss(node: Node, exporter: Exporter) -> None:
     reference = exporter.scrape(5).samples()
     assert metric(reference, "galera_up") == 1

@@ -34,7 +34,7 @@ SEVERITIES = {"critical", "warning", "info"}
 def run(*args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     started = time.monotonic()
     result = subprocess.run(
-        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=900, check=False
     )
     print(
         f"{' '.join(str(a) for a in args)}: rc {result.returncode} in "
