@@ -1,4 +1,4 @@
-"""Which tests must share a pytest-xdist worker (`make test`: `-n $(TEST_WORKERS) --dist loadgroup`).
+"""Which tests share a pytest-xdist worker (`make test`: `-n $(TEST_WORKERS) --dist loadgroup`).
 
 A session-scoped fixture defined in a folder's conftest (the 3-node lab of tests/lab, the e2e
 lab, the hardening node) is one resource on one loopback address block: every test that uses
