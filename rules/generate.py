@@ -818,11 +818,13 @@ RECOVERY: list[tuple[str | None, Alert]] = [
         "#   A walk cut short (scan_incomplete) may have missed the files being written: silent.\n"
         "# - on the joiner of an IST, wsrep_last_committed equal to its value 10 m ago, for 5 m: it\n"
         "#   only grows while mysqld runs, so that is 15 m without a write-set applied (two instant\n"
-        "#   lookups per node, no range). mysqld answers during an IST (Joining, code 1) and applies\n"
+        "#   lookups of instance:galera_last_committed:joining, recorded only for Joining nodes, so\n"
+        "#   the node has been Joining for those 10 m and the fleet's other nodes cost nothing\n"
+        "#   here). mysqld answers during an IST (Joining, code 1) and applies\n"
         "#   the write-sets itself: last_committed moves with each (~650/s in the lab). Galera's 'Receiving\n"
         "#   IST... N%' lines are no clock: 26.4.23 wrote only 0.0% and 100.0% around a 4-minute IST.\n"
         "#   'In progress' is the status file's Receiving IST or the current server run's last\n"
-        "#   progress line below 100 %, AND mysqld up AND Joining: a node killed mid-IST leaves both\n"
+        "#   progress line below 100 %, AND Joining AND mysqld not down: a node killed mid-IST leaves both\n"
         "#   stale, but it is down (GaleraNodeDown says so), so this arm is silent for it.\n"
         "# The value is the stuck fraction (progress arm), the seconds since the last write (SST)\n"
         "# or the stuck wsrep_last_committed (IST).",
@@ -845,9 +847,10 @@ RECOVERY: list[tuple[str | None, Alert]] = [
             "  or\n"
             "    label_replace(\n"
             "      label_replace(\n"
-            "        galera_last_committed\n"
+            "        instance:galera_last_committed:joining\n"
             "          and on (cluster, job, instance)\n"
-            "            galera_last_committed - galera_last_committed offset 10m == 0,\n"
+            "            instance:galera_last_committed:joining\n"
+            "              - instance:galera_last_committed:joining offset 10m == 0,\n"
             '        "kind", "ist", "", ""),\n'
             '      "role", "joiner", "", "")\n'
             "    and on (cluster, job, instance) (\n"
@@ -855,8 +858,7 @@ RECOVERY: list[tuple[str | None, Alert]] = [
             "      or\n"
             "        galera_ist_received_events < galera_ist_expected_events\n"
             "    )\n"
-            "    and on (cluster, job, instance) galera_up == 1\n"
-            "    and on (cluster, job, instance) galera_local_state_code == 1\n"
+            "    unless on (cluster, job, instance) instance:galera_up:down\n"
             ")",
             "5m",
             "warning",

@@ -92,6 +92,13 @@ def joiner_exporter(
         exporter.stop()
 
 
+RECORDED_INPUTS = (
+    "instance:galera_local_state_code:not_synced",
+    "instance:galera_last_committed:joining",
+    "instance:galera_up:down",
+)
+
+
 def stall_rule_file(directory: Path) -> Path:
     """rules/galera-alerts.yml's GaleraStateTransferStalled, only its windows shortened."""
     groups = yaml.safe_load((REPO / "rules" / "galera-alerts.yml").read_text())["groups"]
@@ -99,7 +106,12 @@ def stall_rule_file(directory: Path) -> Path:
         r for g in groups for r in g["rules"] if r.get("alert") == "GaleraStateTransferStalled"
     )
     expr = rule["expr"]
-    assert "galera_last_committed - galera_last_committed offset 10m == 0" in expr, expr
+    assert "instance:galera_last_committed:joining offset 10m == 0" in expr, expr
+    # The sparse series the IST arm reads, recorded as rules/galera-recording.yml does, first
+    # in the same group so each evaluation sees this cycle's values.
+    recording = yaml.safe_load((REPO / "rules" / "galera-recording.yml").read_text())["groups"]
+    inputs = [r for g in recording for r in g["rules"] if r.get("record") in RECORDED_INPUTS]
+    assert [r["record"] for r in inputs] == list(RECORDED_INPUTS)
     short = {
         "alert": rule["alert"],
         "expr": expr.replace("[10m]", f"[{SHORT}s]")
@@ -109,7 +121,8 @@ def stall_rule_file(directory: Path) -> Path:
         "labels": rule["labels"],
     }
     path = directory / "stall.yml"
-    path.write_text(yaml.safe_dump({"groups": [{"name": "stall", "rules": [short]}]}))
+    rules = [*inputs, short]
+    path.write_text(yaml.safe_dump({"groups": [{"name": "stall", "rules": rules}]}))
     return path
 
 
