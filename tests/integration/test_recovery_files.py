@@ -182,12 +182,14 @@ def fail_one_sst(cluster: Cluster, joiner: Node) -> float:
 
     Under load the joiner's SST script can fail before mysqld has asked a donor for the state
     (seen in CI: "not JOINING when sst_received() called, state: CONNECTED"); the request then
-    succeeds with nobody to receive it, and mysqld aborts only when the donor gives up ("Will
-    never receive state. Need to abort"), about 4 minutes later. Hence the long deadline."""
+    goes out with nobody to receive it, and mysqld aborts only when the donor gives up ("Will
+    never receive state. Need to abort"). Hence the long deadline."""
+    # Bound, never listening, without SO_REUSEADDR: socat's own bind (reuseaddr) fails, and a
+    # donor that connects anyway (the race below) is refused at once. A listening blocker
+    # accepted that connection into its backlog: the donor then streamed into a socket nobody
+    # read and never gave up (CI: no abort within 480 s).
     blocker = socket.socket()
-    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     blocker.bind((joiner.spec.address, joiner.spec.sst_port))
-    blocker.listen(1)
     started = time.monotonic()
     try:
         joiner.start()
