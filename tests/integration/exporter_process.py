@@ -12,7 +12,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from galera_lab.node import process_alive
+from galera_lab.node import Node, process_alive
 from galera_lab.wait import wait_for
 from tests.support.ports import free_port
 
@@ -90,3 +90,20 @@ class ExporterProcess:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         assert not process_alive(self.proc.pid)
+
+
+def lab_node_exporter(node: Node, logs: Path) -> ExporterProcess:
+    """An exporter for one lab node as a deployment would run it: root over the node's socket
+    (an option file of mode 0600 in `logs`), its datadir and error log, no back-end log."""
+    cnf = logs / f"{node.name}.cnf"
+    cnf.write_text(f"[client]\nuser = root\nsocket = {node.socket}\n")
+    cnf.chmod(0o600)
+    return ExporterProcess(
+        [
+            f"--mysql.defaults-file={cnf}",
+            f"--galera.datadir={node.datadir}",
+            f"--mysqld.error-log-file={node.error_log}",  # followed while mysqld is down too
+            "--no-collect.backend_log",
+        ],
+        logs / f"{node.name}.log",
+    )

@@ -17,31 +17,28 @@ mid-IST, whose status file and "<100 %" progress line stay behind.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pymysql
 import pytest
-import yaml
 
 from galera_lab.cluster import Cluster, ClusterSpec
 from galera_lab.node import Node
 from galera_lab.wait import wait_for
-from tests.integration.exporter_process import ExporterProcess, Samples, value
-from tests.support.ports import free_port
+from tests.integration.exporter_process import (
+    ExporterProcess,
+    Samples,
+    lab_node_exporter,
+    value,
+)
+from tests.integration.stall_prometheus import StallPrometheus, stall_rule_file
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 BASE_ADDRESS = "127.0.0.141"
 PROMETHEUS_ADDRESS = "127.0.0.144"
 ROWS = 8000  # one write-set each: an IST of ~12 s at the joiner's apply rate here
 SHORT = 20  # the shipped 10-minute windows, shortened to this many seconds
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -73,19 +70,7 @@ def joiner_exporter(
     cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ExporterProcess]:
     logs = tmp_path_factory.mktemp("exporter-logs")
-    node = cluster.node(3)
-    cnf = logs / "node3.cnf"
-    cnf.write_text(f"[client]\nuser = root\nsocket = {node.socket}\n")
-    cnf.chmod(0o600)
-    exporter = ExporterProcess(
-        [
-            f"--mysql.defaults-file={cnf}",
-            f"--galera.datadir={node.datadir}",
-            f"--mysqld.error-log-file={node.error_log}",  # followed while mysqld is down too
-            "--no-collect.backend_log",
-        ],
-        logs / "node3.log",
-    )
+    exporter = lab_node_exporter(cluster.node(3), logs)
     try:
         yield exporter
     finally:
@@ -99,95 +84,24 @@ RECORDED_INPUTS = (
 )
 
 
-def stall_rule_file(directory: Path) -> Path:
-    """rules/galera-alerts.yml's GaleraStateTransferStalled, only its windows shortened."""
-    groups = yaml.safe_load((REPO / "rules" / "galera-alerts.yml").read_text())["groups"]
-    rule = next(
-        r for g in groups for r in g["rules"] if r.get("alert") == "GaleraStateTransferStalled"
-    )
-    expr = rule["expr"]
+def shorten_windows(expr: str) -> str:
+    """The IST arm's 10-minute windows (and the SST arm's), shortened to SHORT seconds."""
     assert "instance:galera_last_committed:joining offset 10m == 0" in expr, expr
-    # The sparse series the IST arm reads, recorded as rules/galera-recording.yml does, first
-    # in the same group so each evaluation sees this cycle's values.
-    recording = yaml.safe_load((REPO / "rules" / "galera-recording.yml").read_text())["groups"]
-    inputs = [r for g in recording for r in g["rules"] if r.get("record") in RECORDED_INPUTS]
-    assert [r["record"] for r in inputs] == list(RECORDED_INPUTS)
-    short = {
-        "alert": rule["alert"],
-        "expr": expr.replace("[10m]", f"[{SHORT}s]")
+    return (
+        expr.replace("[10m]", f"[{SHORT}s]")
         .replace("offset 10m", f"offset {SHORT}s")
-        .replace("> 600", f"> {SHORT}"),
-        "for": "5s",
-        "labels": rule["labels"],
-    }
-    path = directory / "stall.yml"
-    rules = [*inputs, short]
-    path.write_text(yaml.safe_dump({"groups": [{"name": "stall", "rules": rules}]}))
-    return path
-
-
-class Prometheus:
-    """/usr/bin/prometheus on a free loopback port, scraping one target every second."""
-
-    def __init__(self, directory: Path, target: str) -> None:
-        self.url = f"http://{PROMETHEUS_ADDRESS}:{free_port(PROMETHEUS_ADDRESS)}"
-        config = directory / "prometheus.yml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                    "rule_files": [str(stall_rule_file(directory))],
-                    "scrape_configs": [
-                        {
-                            "job_name": "galera",
-                            "static_configs": [{"targets": [target], "labels": {"cluster": "lab"}}],
-                        }
-                    ],
-                }
-            )
-        )
-        with open(directory / "prometheus.log", "ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    "/usr/bin/prometheus",
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={directory / 'data'}",
-                    f"--web.listen-address={self.url.removeprefix('http://')}",
-                ],
-                stdout=log,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
-            )
-        wait_for("prometheus ready", self._ready, 30, 0.1)
-
-    def _ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
-                return bool(response.status == 200)
-        except OSError:
-            return False
-
-    def stall_alert(self) -> tuple[str, dict[str, str]]:
-        """('firing' | 'pending' | '', labels) of GaleraStateTransferStalled."""
-        with urllib.request.urlopen(f"{self.url}/api/v1/alerts", timeout=5) as response:
-            alerts = json.load(response)["data"]["alerts"]
-        for alert in alerts:
-            if alert["labels"]["alertname"] == "GaleraStateTransferStalled":
-                return str(alert["state"]), dict(alert["labels"])
-        return "", {}
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=30)
+        .replace("> 600", f"> {SHORT}")
+    )
 
 
 @pytest.fixture(scope="module")
 def prometheus(
     joiner_exporter: ExporterProcess, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Prometheus]:
-    server = Prometheus(
-        tmp_path_factory.mktemp("prometheus"), joiner_exporter.url.removeprefix("http://")
+) -> Iterator[StallPrometheus]:
+    directory = tmp_path_factory.mktemp("prometheus")
+    rule_file = stall_rule_file(directory, shorten_windows, RECORDED_INPUTS)
+    server = StallPrometheus(
+        directory, PROMETHEUS_ADDRESS, joiner_exporter.url.removeprefix("http://"), rule_file
     )
     try:
         yield server
@@ -245,7 +159,7 @@ def last_committed(exporter: ExporterProcess) -> float | None:
 
 
 def test_1_blocked_ist_fires_and_resolves(
-    cluster: Cluster, joiner_exporter: ExporterProcess, prometheus: Prometheus
+    cluster: Cluster, joiner_exporter: ExporterProcess, prometheus: StallPrometheus
 ) -> None:
     joiner = cluster.node(3)
     first = start_ist(cluster, joiner_exporter)
@@ -307,7 +221,7 @@ def test_1_blocked_ist_fires_and_resolves(
 
 
 def test_2_joiner_killed_mid_ist_is_not_a_stall(
-    cluster: Cluster, joiner_exporter: ExporterProcess, prometheus: Prometheus
+    cluster: Cluster, joiner_exporter: ExporterProcess, prometheus: StallPrometheus
 ) -> None:
     joiner = cluster.node(3)
     start_ist(cluster, joiner_exporter)

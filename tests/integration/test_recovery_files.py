@@ -21,7 +21,12 @@ from galera_lab import faults
 from galera_lab.cluster import Cluster, ClusterSpec
 from galera_lab.node import Node
 from galera_lab.wait import wait_for
-from tests.integration.exporter_process import ExporterProcess, Samples, value
+from tests.integration.exporter_process import (
+    ExporterProcess,
+    Samples,
+    lab_node_exporter,
+    value,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 BASE_ADDRESS = "127.0.0.111"
@@ -69,18 +74,7 @@ def exporters(
     logs = tmp_path_factory.mktemp("exporter-logs")
     try:
         for node in cluster.nodes:
-            cnf = logs / f"{node.name}.cnf"
-            cnf.write_text(f"[client]\nuser = root\nsocket = {node.socket}\n")
-            cnf.chmod(0o600)
-            started[node.name] = ExporterProcess(
-                [
-                    f"--mysql.defaults-file={cnf}",
-                    f"--galera.datadir={node.datadir}",
-                    f"--mysqld.error-log-file={node.error_log}",
-                    "--no-collect.backend_log",
-                ],
-                logs / f"{node.name}.log",
-            )
+            started[node.name] = lab_node_exporter(node, logs)
         yield started
     finally:
         for exporter in started.values():

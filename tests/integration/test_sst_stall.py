@@ -18,24 +18,25 @@ Synced 7.8 s after SIGCONT.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from galera_lab.cluster import Cluster, ClusterSpec
 from galera_lab.faults import wipe
 from galera_lab.node import Node
 from galera_lab.wait import wait_for
-from tests.integration.exporter_process import ExporterProcess, Samples, value
-from tests.support.ports import free_port
+from tests.integration.exporter_process import (
+    ExporterProcess,
+    Samples,
+    lab_node_exporter,
+    value,
+)
+from tests.integration.stall_prometheus import StallPrometheus, stall_rule_file
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 BASE_ADDRESS = "127.0.0.131"
@@ -43,7 +44,6 @@ PROMETHEUS_ADDRESS = "127.0.0.134"  # the next address of this module's block
 LOAD_BYTES = 320 * 1024 * 1024
 STREAMING_BYTES = 40 * 1024 * 1024  # received over the emptied datadir: the stream flows
 STOPPED_SECONDS = 40.0
-REPO = Path(__file__).resolve().parents[2]
 # The shipped alert with its 10-minute silence shortened to this many seconds and `for: 5m` to
 # 5 s, evaluated by a real Prometheus scraping the joiner's exporter every second.
 SHORT_SILENCE = 20  # above the ~12 s a healthy SST is silent before streaming (donor sleeps 10 s)
@@ -83,6 +83,12 @@ def cmdline(pid: int) -> str:
         return "?"
 
 
+def shorten_silence(expr: str) -> str:
+    """The SST arm's 10 minutes of silence, shortened."""
+    assert expr.count("> 600") == 1, expr
+    return expr.replace("> 600", f"> {SHORT_SILENCE}")
+
+
 def signal_all(pids: set[int], sig: signal.Signals) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):  # it has exited meanwhile
@@ -112,103 +118,21 @@ def exporters(
     logs = tmp_path_factory.mktemp("exporter-logs")
     try:
         for node in cluster.nodes:
-            cnf = logs / f"{node.name}.cnf"
-            cnf.write_text(f"[client]\nuser = root\nsocket = {node.socket}\n")
-            cnf.chmod(0o600)
-            started[node.name] = ExporterProcess(
-                [
-                    f"--mysql.defaults-file={cnf}",
-                    f"--galera.datadir={node.datadir}",
-                    "--no-collect.backend_log",
-                ],
-                logs / f"{node.name}.log",
-            )
+            started[node.name] = lab_node_exporter(node, logs)
         yield started
     finally:
         for exporter in started.values():
             exporter.stop()
 
 
-def stall_rule_file(directory: Path) -> Path:
-    """rules/galera-alerts.yml's GaleraStateTransferStalled, only its windows shortened."""
-    groups = yaml.safe_load((REPO / "rules" / "galera-alerts.yml").read_text())["groups"]
-    rule = next(
-        r for g in groups for r in g["rules"] if r.get("alert") == "GaleraStateTransferStalled"
-    )
-    assert rule["expr"].count("> 600") == 1, rule["expr"]
-    short = {
-        "alert": rule["alert"],
-        "expr": rule["expr"].replace("> 600", f"> {SHORT_SILENCE}"),
-        "for": "5s",
-        "labels": rule["labels"],
-    }
-    path = directory / "stall.yml"
-    path.write_text(yaml.safe_dump({"groups": [{"name": "stall", "rules": [short]}]}))
-    return path
-
-
-class Prometheus:
-    """/usr/bin/prometheus on a free loopback port, scraping one target every second."""
-
-    def __init__(self, directory: Path, target: str) -> None:
-        self.url = f"http://{PROMETHEUS_ADDRESS}:{free_port(PROMETHEUS_ADDRESS)}"
-        config = directory / "prometheus.yml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                    "rule_files": [str(stall_rule_file(directory))],
-                    "scrape_configs": [
-                        {
-                            "job_name": "galera",
-                            "static_configs": [{"targets": [target], "labels": {"cluster": "lab"}}],
-                        }
-                    ],
-                }
-            )
-        )
-        with open(directory / "prometheus.log", "ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    "/usr/bin/prometheus",
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={directory / 'data'}",
-                    f"--web.listen-address={self.url.removeprefix('http://')}",
-                ],
-                stdout=log,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
-            )
-        wait_for("prometheus ready", self._ready, 30, 0.1)
-
-    def _ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
-                return bool(response.status == 200)
-        except OSError:
-            return False
-
-    def stall_alert(self) -> str:
-        """'firing', 'pending' or '' for GaleraStateTransferStalled."""
-        with urllib.request.urlopen(f"{self.url}/api/v1/alerts", timeout=5) as response:
-            alerts = json.load(response)["data"]["alerts"]
-        states = [
-            a["state"] for a in alerts if a["labels"]["alertname"] == "GaleraStateTransferStalled"
-        ]
-        return states[0] if states else ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def prometheus(
     exporters: dict[str, ExporterProcess], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Prometheus]:
-    server = Prometheus(
-        tmp_path_factory.mktemp("prometheus"), exporters["node3"].url.removeprefix("http://")
+) -> Iterator[StallPrometheus]:
+    directory = tmp_path_factory.mktemp("prometheus")
+    rule_file = stall_rule_file(directory, shorten_silence)
+    server = StallPrometheus(
+        directory, PROMETHEUS_ADDRESS, exporters["node3"].url.removeprefix("http://"), rule_file
     )
     try:
         yield server
@@ -248,7 +172,7 @@ def test_1_no_sst_no_walk(cluster: Cluster, exporters: dict[str, ExporterProcess
 
 
 def test_2_stopped_donor_stops_the_joiners_datadir(
-    cluster: Cluster, exporters: dict[str, ExporterProcess], prometheus: Prometheus
+    cluster: Cluster, exporters: dict[str, ExporterProcess], prometheus: StallPrometheus
 ) -> None:
     joiner = cluster.node(3)
     wipe(joiner)
@@ -279,7 +203,7 @@ def test_2_stopped_donor_stops_the_joiners_datadir(
     sizes = [size for _, size, _ in history]
     lasts = [last for _, _, last in history]
     assert sizes[-1] > sizes[-2] and lasts[-1] > lasts[0], history
-    assert prometheus.stall_alert() == "", "a transfer that streams is not stalled"
+    assert prometheus.stall_alert()[0] == "", "a transfer that streams is not stalled"
 
     donor = next(
         n
@@ -331,7 +255,7 @@ def test_2_stopped_donor_stops_the_joiners_datadir(
             assert value(samples, "galera_sst_in_progress") == 1
             assert value(samples, "galera_sst_datadir_scan_incomplete") == 0
             assert joiner.is_running()
-            state = prometheus.stall_alert()
+            state = prometheus.stall_alert()[0]
             if not alert_states or alert_states[-1][1] != state:
                 alert_states.append((round(time.time() - frozen[1], 1), state))
             time.sleep(1.0)
@@ -361,7 +285,7 @@ def test_2_stopped_donor_stops_the_joiners_datadir(
     )
     assert not any(n in WALKED for n, _ in samples)
     assert value(samples, "galera_sst_starts_total") == 1
-    wait_for("the stall alert resolved", lambda: prometheus.stall_alert() == "", 30, 0.5)
+    wait_for("the stall alert resolved", lambda: prometheus.stall_alert()[0] == "", 30, 0.5)
     for name in ("node1", "node2"):
         assert not any(n in WALKED for n, _ in exporters[name].scrape()), name
     cluster.wait_healthy(60)
