@@ -26,11 +26,11 @@ unit: deps
 	$(PYTHON) -m pytest tests/unit -q
 
 # The whole suite, on $(TEST_WORKERS) pytest-xdist workers: most real-cluster tests wait on
-# Galera and Prometheus rather than compute, so more workers than cores pays (3 on 2 cores;
-# 4 starved tests with deadlines). Tests sharing a lab stay on one worker
+# Galera and Prometheus rather than compute, so more workers than cores pays (4 on 2 cores,
+# now that every deadline test runs `alone`). Tests sharing a lab stay on one worker
 # (tests/support/workers.py). TEST_WORKERS=0 runs serially. Tests marked `alone` compare wall
 # time with deadlines, which CPU contention skews: they run afterwards, by themselves.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 
 test: deps lint
 	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15 -n $(TEST_WORKERS) --dist loadgroup -m "not alone"

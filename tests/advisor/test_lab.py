@@ -53,7 +53,7 @@ NO_SPLIT = "had no split brain in the last 24 hours"
 @pytest.fixture(scope="module")
 @starts_real_galera
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    # GaleraSplitBrain's `for: 1m` capped to 30 s as in the e2e tests: the memory the advisor
+    # GaleraSplitBrain's `for: 1m` capped to 15 s as in the e2e tests: the memory the advisor
     # asks for is the same rule; waiting the full minute proves nothing more.
     started = time.monotonic()
     rules = rules_with_capped_for(tmp_path_factory.mktemp("advisor-rules"))

@@ -5,7 +5,7 @@ exporters and evaluates rules/*.yml, notifying its Alertmanager. Beside it vmage
 same targets with the same scrape config and remote-writes to a central Prometheus (standing
 for any PromQL store: Thanos, Mimir) and to VictoriaMetrics; one vmalert per store evaluates
 the same rule files there, writes recording results and ALERTS back, and notifies its own
-Alertmanager. All engines load the e2e copy of the rules (`for:` capped at 30 s, see
+Alertmanager. All engines load the e2e copy of the rules (`for:` capped at 15 s, see
 tests/e2e/conftest.py), so the test takes minutes; the full `for:` timing is the promtool
 tests' job.
 

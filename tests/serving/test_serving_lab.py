@@ -2,7 +2,7 @@
 shutdown under the maintenance marker that pages nothing at a real Alertmanager (with the
 inhibit rules of examples/alertmanager.yml), then pages once the marker is gone.
 
-The lab's Prometheus loads rules/ with `for:` capped at 30 s (as tests/e2e does); a "page" is
+The lab's Prometheus loads rules/ with `for:` capped at 15 s (as tests/e2e does); a "page" is
 any firing critical or warning notification at the Alertmanager webhook sink.
 """
 
